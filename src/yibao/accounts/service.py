@@ -1,0 +1,211 @@
+"""Use cases of accounts: create users, sign in with lockout, issue and check tokens."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yibao.accounts.models import User
+from yibao.accounts.rules import STATION_ROLES, Actor, Role
+from yibao.audit import service as audit
+from yibao.db import UnitOfWork
+from yibao.errors import AccountLocked, FieldError, NotAuthenticated, ValidationFailed
+from yibao.stations.models import Station
+
+_hasher = PasswordHasher()  # argon2id with the library's current parameters
+_DUMMY_HASH = _hasher.hash("timing-equaliser")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
+MIN_PASSWORD = 8
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def create_user(
+    session: Session,
+    *,
+    agency: str,
+    username: str,
+    role: str,
+    password: str,
+    station: str | None = None,
+    display_name: str = "",
+    by: str = "cli",
+) -> User:
+    """Create a staff account; station roles need a station, the bureau officer gets the hall."""
+    errors: list[tuple[str, str]] = []
+    if not USERNAME_RE.match(username):
+        errors.append(("username", "2–64 letters, digits, '_', '.' or '-'"))
+    try:
+        role_v = Role(role)
+    except ValueError:
+        errors.append(("role", f"unknown role; one of {', '.join(r.value for r in Role)}"))
+        role_v = None
+    if len(password) < MIN_PASSWORD:
+        errors.append(("password", f"at least {MIN_PASSWORD} characters"))
+    station_code = station.strip().upper() if station else None
+    if role_v is not None:
+        if role_v in STATION_ROLES and not station_code:
+            errors.append(("station", "a clerk or station master needs a station"))
+        if role_v == Role.BUREAU_OFFICER and not station_code:
+            hall = session.scalar(
+                select(Station.code).where(Station.agency == agency, Station.kind == "bureau")
+            )
+            station_code = hall
+        if role_v in (Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN) and station_code:
+            errors.append(("station", f"a {role_v.value} does not belong to a station"))
+    if station_code:
+        found = session.scalar(
+            select(Station).where(Station.agency == agency, Station.code == station_code)
+        )
+        if found is None:
+            errors.append(("station", f"unknown station '{station_code}'"))
+        elif role_v == Role.BUREAU_OFFICER and found.kind != "bureau":
+            errors.append(("station", "a bureau officer belongs to the bureau hall"))
+    if session.scalar(select(User.id).where(User.agency == agency, User.username == username)):
+        errors.append(("username", "already taken"))
+    if errors:
+        raise ValidationFailed([FieldError(f, m) for f, m in errors])
+    user = User(
+        agency=agency,
+        username=username,
+        display_name=display_name or username,
+        role=role_v.value if role_v else role,
+        station_code=station_code,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        agency=agency,
+        actor_id=None,
+        actor_name=by,
+        action="user.create",
+        object_type="user",
+        object_id=str(user.id),
+        detail={"username": username, "role": user.role, "station": station_code},
+    )
+    return user
+
+
+def authenticate(
+    uow: UnitOfWork,
+    *,
+    agency: str,
+    username: str,
+    password: str,
+    now: datetime,
+    threshold: int,
+    lock_minutes: int,
+    ip: str | None = None,
+) -> User:
+    """Check a password; ``threshold`` wrong ones in a row lock the account for a while.
+
+    Commits either way: a failed attempt must be counted even though the call raises.
+    """
+    session = uow.session
+    user = session.scalar(
+        select(User).where(User.agency == agency, User.username == username).with_for_update()
+    )
+    if user is None or not user.active:
+        _verify(_DUMMY_HASH, password)  # same work as a real check: no user enumeration by time
+        raise NotAuthenticated("wrong username or password")
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(
+            "account locked after repeated wrong passwords",
+            locked_until=user.locked_until.isoformat(),
+        )
+    if not _verify(user.password_hash, password):
+        user.failed_attempts += 1
+        locked = user.failed_attempts >= threshold
+        if locked:
+            user.locked_until = now + timedelta(minutes=lock_minutes)
+            user.failed_attempts = 0
+        audit.record(
+            session,
+            agency=agency,
+            actor_id=user.id,
+            actor_name=user.username,
+            action="auth.lock" if locked else "auth.fail",
+            object_type="user",
+            object_id=str(user.id),
+            ip=ip,
+        )
+        uow.commit()
+        raise NotAuthenticated("wrong username or password")
+    user.failed_attempts = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    uow.commit()
+    return user
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def issue_token(user: User, *, secret: str, now: datetime, ttl_seconds: int) -> str:
+    """A signed bearer token for ``user`` that expires after ``ttl_seconds``."""
+    claims: dict[str, Any] = {
+        "sub": str(user.id),
+        "usr": user.username,
+        "agy": user.agency,
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def actor_from_token(
+    session: Session,
+    token: str,
+    *,
+    secret: str,
+    agency: str,
+    now: datetime,
+    ip: str | None = None,
+) -> Actor:
+    """The actor a bearer token stands for; the account must still exist and be active."""
+    try:
+        # Expiry is checked against the node's clock (the same one that issued the token).
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"],
+            options={"require": ["exp", "sub"], "verify_exp": False},
+        )
+        user_id = int(claims["sub"])
+        expired = int(claims["exp"]) <= int(now.timestamp())
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise NotAuthenticated("invalid or expired token") from exc
+    if expired:
+        raise NotAuthenticated("invalid or expired token")
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.agency != agency:
+        raise NotAuthenticated("invalid or expired token")
+    return actor_of(user, ip=ip)
+
+
+def actor_of(user: User, *, ip: str | None = None) -> Actor:
+    """The actor for a loaded user row."""
+    return Actor(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        unit=user.station_code,
+        agency=user.agency,
+        ip=ip,
+    )

@@ -1,0 +1,1 @@
+"""Audit records of every change and every full read of personal data."""

@@ -1,0 +1,1 @@
+"""Working-day calendar: official schedules, make-up days and working-day arithmetic."""

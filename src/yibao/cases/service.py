@@ -1,0 +1,480 @@
+"""Use cases of cases: intake, act, read, list. Each loads, decides with the rules, commits once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from yibao.accounts.rules import FULL_ID_ROLES, Actor, Role
+from yibao.audit import service as audit
+from yibao.cases import lifecycle, rules
+from yibao.cases.cursor import decode_cursor, encode_cursor
+from yibao.cases.lifecycle import Action, ActorRef, CaseSnapshot, Command, State
+from yibao.cases.models import Case, CaseEvent, IdempotencyRecord
+from yibao.cases.schemas import CHANNELS, ActionIn, IntakeIn
+from yibao.db import UnitOfWork
+from yibao.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from yibao.people import rules as people
+from yibao.runtime import Reference, Runtime
+
+MAX_BACKDATE = timedelta(days=90)  # how old an offline capture may be
+CLOCK_SKEW = timedelta(minutes=5)  # a laptop clock slightly ahead is not "the future"
+RUNNING: tuple[str, ...] = (State.RECEIVED, State.IN_PROGRESS, State.FORWARDED)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """The case, and whether this call created it (false: an idempotent replay)."""
+
+    case: Case
+    created: bool
+
+
+# ---------------------------------------------------------------- scoping
+
+
+def _require_case_role(actor: Actor) -> None:
+    if not actor.sees_cases:
+        raise Forbidden(f"the role '{actor.role.value}' has no access to case data")
+
+
+def visible(actor: Actor) -> ColumnElement[bool]:
+    """The rows of ``cases`` this actor may see: the scope every case query carries."""
+    own_agency = Case.agency == actor.agency
+    if actor.agency_wide:
+        return own_agency
+    if actor.role in (Role.CLERK, Role.STATION_MASTER) and actor.unit:
+        return and_(own_agency, or_(Case.intake_station == actor.unit, Case.unit == actor.unit))
+    return and_(own_agency, Case.id.is_(None))  # nothing
+
+
+def _load(session: Session, actor: Actor, case_no: str, *, for_update: bool = False) -> Case:
+    _require_case_role(actor)
+    stmt = select(Case).where(visible(actor), Case.case_no == case_no)
+    if for_update:
+        stmt = stmt.with_for_update()
+    case = session.scalar(stmt)
+    if case is None:
+        raise NotFound(f"case {case_no} not found")
+    return case
+
+
+# ---------------------------------------------------------------- intake
+
+
+def intake(
+    uow: UnitOfWork,
+    *,
+    runtime: Runtime,
+    actor: Actor,
+    request: IntakeIn,
+    idempotency_key: str | None = None,
+) -> IntakeResult:
+    """Take a new case at a station; the case and its first event commit together."""
+    if actor.role not in (Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER):
+        raise Forbidden(f"the role '{actor.role.value}' cannot take cases")
+    ref = runtime.reference()
+    now = runtime.now()
+    checked = _check_intake(ref, actor, request, now)
+    key = _check_key(idempotency_key)
+    digest = _request_hash(request) if key else ""
+
+    for _attempt in range(5):
+        session = uow.session
+        if key:
+            replay = _replay(session, actor, key, digest)
+            if replay is not None:
+                return IntakeResult(replay, created=False)
+        captured = checked["received_at"]
+        intake_date = runtime.local_date(captured)
+        due = rules.due_at_intake(ref.calendar, intake_date, checked["limit"])
+        case = Case(
+            agency=actor.agency,
+            case_no=_new_case_no(intake_date),
+            service_code=request.service_code,
+            intake_station=checked["station"],
+            unit=checked["station"],
+            channel=request.channel,
+            state=lifecycle.INITIAL.value,
+            applicant_id_number=checked["id"].value,
+            applicant_id_tail=checked["id"].tail,
+            applicant_name=checked["name"],
+            applicant_initials=people.name_initials(checked["name"]),
+            applicant_phone=checked["phone"],
+            materials_received=checked["materials"],
+            materials_missing=[],
+            note=request.note or None,
+            received_at=captured,
+            intake_date=intake_date,
+            due_date=due.date,
+            due_estimated=due.estimated,
+            created_by=actor.id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(case)
+        session.flush()
+        session.add(
+            _event(
+                case,
+                actor,
+                seq=1,
+                at=now,
+                action="intake",
+                from_state=None,
+                to_state=lifecycle.INITIAL,
+                detail={
+                    "station": case.intake_station,
+                    "channel": case.channel,
+                    "due_date": case.due_date.isoformat(),
+                    "captured_at": captured.isoformat(),
+                },
+            )
+        )
+        if key:
+            session.add(
+                IdempotencyRecord(
+                    agency=actor.agency, user_id=actor.id, key=key, request_hash=digest,
+                    case_id=case.id, created_at=now,
+                )
+            )
+        audit.record(
+            session, agency=actor.agency, actor_id=actor.id, actor_name=actor.username,
+            action="case.intake", object_type="case", object_id=case.case_no, ip=actor.ip,
+            detail={"service": case.service_code, "station": case.intake_station},
+        )
+        try:
+            uow.commit()
+        except IntegrityError:
+            # A case number drawn twice, or the same key sent twice at once: look again.
+            uow.rollback()
+            continue
+        return IntakeResult(case, created=True)
+    raise Conflict("could not allocate a case number; try again")
+
+
+def _check_intake(ref: Reference, actor: Actor, request: IntakeIn, now: datetime) -> dict[str, Any]:
+    """Every check on an intake request at once, so the clerk sees all errors together."""
+    errors: list[FieldError] = []
+    out: dict[str, Any] = {}
+    service = ref.services.get(request.service_code)
+    if service is None:
+        errors.append(FieldError("service_code", f"unknown service '{request.service_code}'"))
+    station = request.station_code.upper()
+    kind = ref.units.get(station)
+    if kind is None:
+        errors.append(FieldError("station_code", f"unknown station '{request.station_code}'"))
+    elif station != actor.unit:
+        errors.append(FieldError("station_code", "you can only take cases at your own station"))
+    elif service is not None and kind not in service.accept_kinds:
+        errors.append(
+            FieldError("service_code", f"a {kind} station may not accept '{service.code}'")
+        )
+    if request.channel not in CHANNELS:
+        errors.append(FieldError("channel", f"unknown channel; one of {', '.join(CHANNELS)}"))
+    try:
+        out["id"] = people.parse_id_number(request.applicant.id_number, today=now.date())
+    except people.InvalidInput as exc:
+        errors.append(FieldError("applicant.id_number", exc.message))
+    try:
+        out["name"] = people.normalize_name(request.applicant.name)
+    except people.InvalidInput as exc:
+        errors.append(FieldError("applicant.name", exc.message))
+    try:
+        out["phone"] = people.normalize_phone(request.applicant.phone)
+    except people.InvalidInput as exc:
+        errors.append(FieldError("applicant.phone", exc.message))
+    materials: list[str] = []
+    for i, code in enumerate(request.materials):
+        if service is not None and code not in service.materials:
+            errors.append(FieldError(f"materials[{i}]", f"'{code}' is not a material of this item"))
+        elif code not in materials:
+            materials.append(code)
+    out["materials"] = materials
+    captured = request.captured_at
+    if captured is not None:
+        if captured.tzinfo is None:
+            errors.append(FieldError("captured_at", "give a time zone, e.g. +08:00"))
+        elif captured > now + CLOCK_SKEW:
+            errors.append(FieldError("captured_at", "capture time is in the future"))
+        elif captured < now - MAX_BACKDATE:
+            errors.append(FieldError("captured_at", "capture time is more than 90 days ago"))
+    if errors:
+        raise ValidationFailed(errors)
+    assert service is not None
+    out["station"] = station
+    out["received_at"] = captured if captured is not None else now
+    out["limit"] = rules.time_limit(
+        service.time_limit_days, service.channel_limits, request.channel
+    )
+    return out
+
+
+def _check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 200 or not key.isprintable():
+        raise ValidationFailed.single("Idempotency-Key", "1–200 printable characters")
+    return key
+
+
+def _request_hash(request: IntakeIn) -> str:
+    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _replay(session: Session, actor: Actor, key: str, digest: str) -> Case | None:
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.agency == actor.agency,
+            IdempotencyRecord.user_id == actor.id,
+            IdempotencyRecord.key == key,
+        )
+    )
+    if record is None:
+        return None
+    if record.request_hash != digest:
+        raise ValidationFailed.single(
+            "Idempotency-Key", "this key was already used with a different request body"
+        )
+    return session.get(Case, record.case_id)
+
+
+def _new_case_no(intake_date: date) -> str:
+    # Date + 7 random digits: unguessable enough for a tail-checked lookup, short to read out.
+    return f"{intake_date:%Y%m%d}{secrets.randbelow(10**7):07d}"
+
+
+def _event(
+    case: Case,
+    actor: Actor,
+    *,
+    seq: int,
+    at: datetime,
+    action: str,
+    from_state: str | None,
+    to_state: str,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> CaseEvent:
+    return CaseEvent(
+        agency=case.agency,
+        case_id=case.id,
+        seq=seq,
+        at=at,
+        actor_id=actor.id,
+        actor_name=actor.display_name or actor.username,
+        actor_role=actor.role.value,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        detail=detail or {},
+    )
+
+
+# ---------------------------------------------------------------- actions
+
+
+def snapshot(case: Case, ref: Reference) -> CaseSnapshot:
+    """The lifecycle's view of a stored case."""
+    service = ref.services.get(case.service_code)
+    return CaseSnapshot(
+        state=State(case.state),
+        unit=case.unit,
+        intake_station=case.intake_station,
+        due_date=case.due_date,
+        remaining_days=case.remaining_days,
+        materials=service.materials if service else (),
+        received=tuple(case.materials_received or ()),
+        complete_kinds=service.complete_kinds if service else frozenset(),
+    )
+
+
+def act(uow: UnitOfWork, *, runtime: Runtime, actor: Actor, case_no: str, request: ActionIn) -> Case:
+    """Apply one lifecycle action to a case the actor may see, at the version they saw."""
+    session = uow.session
+    case = _load(session, actor, case_no)
+    try:
+        action = Action(request.action)
+    except ValueError:
+        raise ValidationFailed.single(
+            "action", f"unknown action; one of {', '.join(a.value for a in Action)}"
+        ) from None
+    if request.version != case.version:
+        raise Conflict(
+            f"the case changed (now version {case.version}, state {case.state})",
+            current_version=case.version,
+            current_state=case.state,
+        )
+    ref = runtime.reference()
+    today = runtime.today()
+    decision = lifecycle.decide(
+        snapshot(case, ref),
+        Command(
+            action=action,
+            reason=request.reason,
+            missing_materials=tuple(request.missing_materials or ()),
+            to_unit=request.to_unit,
+        ),
+        ActorRef(role=actor.role.value, unit=actor.unit),
+        today=today,
+        calendar=ref.calendar,
+        unit_kinds=ref.units,
+    )
+    now = runtime.now()
+    for column, value in decision.changes.items():
+        setattr(case, column, value)
+    case.state = decision.to_state.value
+    case.updated_at = now
+    last_seq = session.scalar(
+        select(CaseEvent.seq).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc())
+    )
+    session.add(
+        _event(
+            case, actor, seq=(last_seq or 0) + 1, at=now, action=action.value,
+            from_state=decision.from_state.value, to_state=decision.to_state.value,
+            reason=decision.reason, detail=decision.detail,
+        )
+    )
+    audit.record(
+        session, agency=actor.agency, actor_id=actor.id, actor_name=actor.username,
+        action=f"case.{action.value}", object_type="case", object_id=case.case_no, ip=actor.ip,
+        detail={"from": decision.from_state.value, "to": decision.to_state.value},
+    )
+    try:
+        uow.commit()
+    except (StaleDataError, IntegrityError):
+        # Someone else acted between our read and our write: they won.
+        uow.rollback()
+        with runtime.db.session() as fresh:
+            current = fresh.scalar(select(Case).where(Case.id == case.id))
+        raise Conflict(
+            "the case changed while you were acting",
+            current_version=current.version if current else None,
+            current_state=current.state if current else None,
+        ) from None
+    return case
+
+
+# ---------------------------------------------------------------- reads
+
+
+def get_case(session: Session, *, actor: Actor, case_no: str) -> Case:
+    """One case the actor may see (404 otherwise, as if it did not exist)."""
+    return _load(session, actor, case_no)
+
+
+def events(session: Session, *, actor: Actor, case_no: str) -> list[CaseEvent]:
+    """The timeline of a case the actor may see."""
+    case = _load(session, actor, case_no)
+    return list(
+        session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
+    )
+
+
+def reveal_id_number(uow: UnitOfWork, *, actor: Actor, case_no: str) -> str:
+    """The full ID number of the applicant: needs the right, and leaves an audit record."""
+    case = _load(uow.session, actor, case_no)
+    if actor.role not in FULL_ID_ROLES:
+        raise Forbidden("your role may not read full ID numbers")
+    audit.record(
+        uow.session, agency=actor.agency, actor_id=actor.id, actor_name=actor.username,
+        action="case.read_id_number", object_type="case", object_id=case.case_no, ip=actor.ip,
+    )
+    uow.commit()
+    return case.applicant_id_number
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Filters of the case list; all optional."""
+
+    states: tuple[str, ...] = ()
+    station: str | None = None
+    service: str | None = None
+    overdue: bool | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    id_tail: str | None = None
+
+
+def list_cases(
+    session: Session,
+    *,
+    runtime: Runtime,
+    actor: Actor,
+    filters: CaseFilter,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Case], str | None]:
+    """A page of visible cases, newest first, with an opaque signed cursor for the next page."""
+    _require_case_role(actor)
+    _check_filters(runtime.reference(), filters)
+    stmt = select(Case).where(visible(actor))
+    if filters.states:
+        stmt = stmt.where(Case.state.in_(filters.states))
+    if filters.station:
+        code = filters.station.upper()
+        stmt = stmt.where(or_(Case.intake_station == code, Case.unit == code))
+    if filters.service:
+        stmt = stmt.where(Case.service_code == filters.service)
+    if filters.date_from:
+        stmt = stmt.where(Case.intake_date >= filters.date_from)
+    if filters.date_to:
+        stmt = stmt.where(Case.intake_date <= filters.date_to)
+    if filters.id_tail:
+        stmt = stmt.where(Case.applicant_id_tail == filters.id_tail.upper())
+    if filters.overdue is not None:
+        cond = overdue_clause(runtime.today())
+        stmt = stmt.where(cond if filters.overdue else ~cond)
+    if cursor:
+        received_at, case_id = decode_cursor(cursor, runtime.settings.secret_key)
+        stmt = stmt.where(
+            or_(Case.received_at < received_at,
+                and_(Case.received_at == received_at, Case.id < case_id))
+        )
+    stmt = stmt.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(last.received_at, last.id, runtime.settings.secret_key)
+    return rows, next_cursor
+
+
+def overdue_clause(today: date) -> ColumnElement[bool]:
+    """Open cases past their last working day; a paused case by its frozen remaining days."""
+    return or_(
+        and_(Case.state.in_(RUNNING), Case.due_date < today),
+        and_(Case.state == State.MATERIALS_PENDING.value, Case.remaining_days < 0),
+    )
+
+
+def _check_filters(ref: Reference, f: CaseFilter) -> None:
+    errors: list[FieldError] = []
+    for s in f.states:
+        if s not in {x.value for x in State}:
+            errors.append(FieldError("state", f"unknown state '{s}'"))
+    if f.station and f.station.upper() not in ref.units:
+        errors.append(FieldError("station", f"unknown station '{f.station}'"))
+    if f.service and f.service not in ref.services:
+        errors.append(FieldError("service", f"unknown service '{f.service}'"))
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        errors.append(FieldError("date_to", "date_to is before date_from"))
+    if f.id_tail is not None and not (len(f.id_tail) == 4 and f.id_tail[:3].isdigit()
+                                      and (f.id_tail[3].isdigit() or f.id_tail[3] in "xX")):
+        errors.append(FieldError("id_tail", "the last 4 characters of an ID number"))
+    if errors:
+        raise ValidationFailed(errors)

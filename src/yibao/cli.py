@@ -1,0 +1,178 @@
+"""The ``yibao`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from yibao.config import Settings, get_settings
+
+app = typer.Typer(help="yibao — case tracker for medical-insurance service stations.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+calendar_app = typer.Typer(help="Official working-day calendars.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(calendar_app, name="calendar")
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations to YIBAO_DATABASE_URL (default: an SQLite file in the data directory)."""
+    from yibao.migrate import upgrade
+
+    url = get_settings().resolved_database_url()
+    upgrade(url, revision)
+    typer.echo(f"database at {revision}: {_safe_url(url)}")
+
+
+@app.command("init")
+def init() -> None:
+    """Load reference data (catalogue, stations, towns, calendar) for YIBAO_AGENCY."""
+    from yibao.bootstrap import init_reference
+
+    settings = get_settings()
+    try:
+        counts = init_reference(settings)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(
+        f"agency {settings.agency}: {counts['services']} services, {counts['stations']} stations, "
+        f"{counts['towns']} towns, calendar years {counts['calendar_years']}"
+    )
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Argument(help="username")],
+    role: Annotated[str, typer.Option(help="clerk | station_master | bureau_officer | "
+                                          "supervisor | auditor | admin")],
+    station: Annotated[str | None, typer.Option(help="station code (clerk, station master)")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="read the password from standard input")] = False,
+    display_name: Annotated[str, typer.Option(help="name shown in timelines")] = "",
+) -> None:
+    """Create a staff account."""
+    from yibao.accounts.service import create_user
+    from yibao.db import Database
+    from yibao.errors import ValidationFailed
+
+    if not password_stdin:
+        _fail("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = get_settings()
+    db = Database(settings.resolved_database_url())
+    try:
+        with db.uow() as uow:
+            user = create_user(uow.session, agency=settings.agency, username=name, role=role,
+                               password=password, station=station, display_name=display_name)
+            uow.commit()
+            typer.echo(f"created {user.username} ({user.role}"
+                       f"{', ' + user.station_code if user.station_code else ''})")
+    except ValidationFailed as exc:
+        _fail("\n".join(f"{e.field}: {e.message}" for e in exc.errors))
+    finally:
+        db.dispose()
+
+
+@calendar_app.command("import")
+def calendar_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                         readable=True)]) -> None:
+    """Import the official schedule of one year (format: docs/calendar.md)."""
+    from yibao.calendar.schedule_file import parse_schedule
+    from yibao.calendar.service import store_schedule
+    from yibao.db import Database
+    from yibao.errors import ValidationFailed
+
+    try:
+        schedule = parse_schedule(file.read_text("utf-8"))
+    except UnicodeDecodeError:
+        _fail(f"{file}: not UTF-8 text")
+        return
+    except ValidationFailed as exc:
+        _fail("\n".join(f"{file}: {e.field}: {e.message}" for e in exc.errors))
+        return
+    db = Database(get_settings().resolved_database_url())
+    try:
+        with db.uow() as uow:
+            store_schedule(uow.session, schedule)
+            uow.commit()
+    finally:
+        db.dispose()
+    typer.echo(f"imported {schedule.year}: {len(schedule.holidays)} days off, "
+               f"{len(schedule.workdays)} make-up working days")
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the HTTP API (and pages)."""
+    import uvicorn
+
+    if workers > 1:
+        uvicorn.run("yibao.web.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, log_level="info")
+    else:
+        from yibao.web.app import create_app
+
+        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@app.command("demo")
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    data_dir: Annotated[Path, typer.Option(help="where the demo database lives")] = Path("var/demo"),
+    cases: Annotated[int, typer.Option(help="how many past cases to generate")] = 4000,
+    fresh: Annotated[bool, typer.Option(help="start from an empty database")] = True,
+) -> None:
+    """Migrate, load Yongchuan reference data, demo users and past cases, then serve."""
+    import uvicorn
+
+    from yibao.bootstrap import init_reference
+    from yibao.demo.generate import DEMO_PASSWORD, DEMO_USERS, generate
+    from yibao.migrate import upgrade
+    from yibao.web.app import create_app
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db_file = data_dir / "yibao.sqlite3"
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{db_file.resolve()}")
+    upgrade(settings.resolved_database_url())
+    init_reference(settings)
+    made = generate(settings, cases=cases)
+    url = f"http://{host}:{port}"
+    typer.echo(f"\nyibao demo — {made} past cases for Yongchuan (500118) in {db_file}")
+    typer.echo(f"  API docs:     {url}/docs")
+    typer.echo(f"  citizen page: {url}/public/")
+    typer.echo(f"  logins (password for all: {DEMO_PASSWORD}):")
+    for username, role, station in DEMO_USERS:
+        typer.echo(f"    {username:<12} {role:<15} {station or ''}")
+    typer.echo(f"\nServing on {url}  (Ctrl-C to stop)\n")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

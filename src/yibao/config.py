@@ -1,0 +1,42 @@
+"""Settings read from the environment (prefix ``YIBAO_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Node configuration; every field can be set as ``YIBAO_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="YIBAO_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"))
+    database_url: str = ""
+    secret_key: str = "dev-insecure-change-me"
+    agency: str = "500118"
+    token_ttl_seconds: int = 8 * 3600
+    # Login throttling: this many wrong passwords in a row lock the account.
+    lockout_threshold: int = 5
+    lockout_minutes: int = 15
+    max_body_bytes: int = 256 * 1024
+    # Public status lookup: requests per client address per minute.
+    public_rate_per_minute: int = 30
+    # Fixed "today" for tests and demos; empty means the real clock.
+    today: str = ""
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'yibao.sqlite3').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

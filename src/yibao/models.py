@@ -1,0 +1,25 @@
+"""Every mapped class, imported once so that ``Base.metadata`` knows all tables."""
+
+from yibao.accounts.models import User
+from yibao.audit.models import AuditRecord
+from yibao.calendar.models import CalendarDay, CalendarYear
+from yibao.cases.models import Case, CaseEvent, IdempotencyRecord
+from yibao.catalog.models import Material, Service
+from yibao.db import Base
+from yibao.stations.models import Agency, Station, Town
+
+__all__ = [
+    "Agency",
+    "AuditRecord",
+    "Base",
+    "CalendarDay",
+    "CalendarYear",
+    "Case",
+    "CaseEvent",
+    "IdempotencyRecord",
+    "Material",
+    "Service",
+    "Station",
+    "Town",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""People: rules for the identity data of applicants (ID number, name, phone)."""

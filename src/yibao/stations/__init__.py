@@ -1,0 +1,1 @@
+"""Stations, towns and agencies: the network of service stations."""

@@ -1,0 +1,80 @@
+"""Use cases of the station network: load the shipped files, read stations."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yibao.stations.models import Agency, Station, Town
+
+
+def _data(name: str) -> dict[str, Any] | None:
+    path = resources.files("yibao.stations").joinpath(f"data/{name}")
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
+    return data
+
+
+def load_network(session: Session, *, agency: str) -> dict[str, int]:
+    """Insert or update the known agencies and this agency's towns and stations.
+
+    An agency without a network file of its own gets just its service hall, so a partner
+    node (e.g. Jiangjin in a federation demo) can still take and complete cases.
+    """
+    agencies = (_data("agencies.yaml") or {"agencies": []})["agencies"]
+    known = {a.code: a for a in session.scalars(select(Agency))}
+    for a in agencies:
+        row = known.get(a["code"]) or Agency(code=a["code"])
+        row.name_zh, row.name_en = a["name_zh"], a["name_en"]
+        row.province, row.region_zh = a.get("province", ""), a.get("region_zh", "")
+        session.add(row)
+    session.flush()
+    own = next((a for a in agencies if a["code"] == agency), None)
+    if own is None:
+        raise ValueError(f"unknown agency {agency}; known: {', '.join(a['code'] for a in agencies)}")
+    network = _data(f"{agency}.yaml") or {
+        "towns": [],
+        "stations": [{"code": "BUREAU", "name": f"{own['name_zh']}服务大厅", "kind": "bureau"}],
+    }
+    release = str(network.get("code_release", ""))
+    towns = {
+        (t.code, t.release): t for t in session.scalars(select(Town).where(Town.agency == agency))
+    }
+    for t in network["towns"]:
+        rel = str(t.get("release", release))
+        row = towns.get((t["code"], rel)) or Town(agency=agency, code=t["code"], release=rel)
+        row.name, row.kind = t["name"], t["kind"]
+        row.distance_km, row.travel_minutes = t.get("distance_km"), t.get("travel_minutes")
+        session.add(row)
+    session.flush()
+    stations = {s.code: s for s in session.scalars(select(Station).where(Station.agency == agency))}
+    for s in network["stations"]:
+        row = stations.get(s["code"]) or Station(agency=agency, code=s["code"])
+        row.name, row.kind = s["name"], s["kind"]
+        row.town_code = s.get("town")
+        row.town_release = release if row.town_code else None
+        row.master, row.address = s.get("master"), s.get("address")
+        row.villages = list(s.get("villages") or [])
+        row.active = True
+        session.add(row)
+    session.flush()
+    return {"towns": len(network["towns"]), "stations": len(network["stations"])}
+
+
+def list_stations(session: Session, *, agency: str) -> list[Station]:
+    """Active stations of the agency, in file order."""
+    return list(
+        session.scalars(
+            select(Station).where(Station.agency == agency, Station.active).order_by(Station.id)
+        )
+    )
+
+
+def list_towns(session: Session, *, agency: str) -> list[Town]:
+    """Towns and streets of the agency."""
+    return list(session.scalars(select(Town).where(Town.agency == agency).order_by(Town.code)))

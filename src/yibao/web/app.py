@@ -1,0 +1,49 @@
+"""The FastAPI application of one yibao node."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from yibao import __version__
+from yibao.accounts import api as accounts_api
+from yibao.cases import api as cases_api
+from yibao.cases import public_api
+from yibao.catalog import api as catalog_api
+from yibao.config import Settings, get_settings
+from yibao.db import Database
+from yibao.runtime import Runtime
+from yibao.web import problems
+from yibao.web.limits import BodyLimit, RateLimiter
+
+log = logging.getLogger("yibao")
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app; ``runtime`` may be given by tests (e.g. with a fixed clock)."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    if runtime is None:
+        runtime = Runtime(settings, Database(settings.resolved_database_url()))
+    app = FastAPI(
+        title="yibao",
+        version=__version__,
+        description="Case tracker for medical-insurance service stations (医保服务站). "
+        "Errors are application/problem+json.",
+    )
+    app.state.runtime = runtime
+    app.state.public_limiter = RateLimiter(settings.public_rate_per_minute, 60.0)
+    problems.install(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        """Liveness: 200 when the process serves."""
+        return JSONResponse({"status": "ok", "agency": settings.agency, "version": __version__})
+
+    app.include_router(accounts_api.router)
+    app.include_router(catalog_api.router)
+    app.include_router(cases_api.router)
+    app.include_router(public_api.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

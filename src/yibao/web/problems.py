@@ -1,0 +1,134 @@
+"""One place that turns errors into RFC 9457 problem details (application/problem+json)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from yibao.errors import (
+    AccountLocked,
+    ActionNotAllowed,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
+
+log = logging.getLogger("yibao.web")
+
+PROBLEM = "application/problem+json"
+
+STATUS: dict[type[DomainError], int] = {
+    ValidationFailed: 422,
+    ActionNotAllowed: 422,
+    NotFound: 404,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    AccountLocked: 423,
+    RateLimited: 429,
+    Conflict: 409,
+}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    errors: Sequence[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = list(errors)
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def domain_problem(exc: DomainError) -> JSONResponse:
+    """The problem response for a domain error."""
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    errors = None
+    if isinstance(exc, ValidationFailed):
+        errors = [{"field": e.field, "message": e.message} for e in exc.errors]
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, RateLimited | AccountLocked) and "retry_after" in exc.data:
+        headers = {"Retry-After": str(exc.data["retry_after"])}
+    extra = {k: v for k, v in exc.data.items() if k not in ("retry_after",)}
+    return problem(
+        status,
+        exc.title,
+        exc.detail,
+        type_=f"https://yibao.example/problems/{exc.code}",
+        errors=errors,
+        headers=headers,
+        **extra,
+    )
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """Pydantic's location tuple as a dotted field path: ('body','materials',0) → materials[0]."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+        return domain_problem(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        raw = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in raw):
+            return problem(
+                400,
+                "Malformed JSON",
+                "the request body is not valid JSON",
+                type_="https://yibao.example/problems/malformed_json",
+                errors=[{"field": "body", "message": "not valid JSON"}],
+            )
+        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in raw]
+        return problem(
+            422,
+            "Invalid input",
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            type_="https://yibao.example/problems/validation",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            exc.status_code,
+            str(exc.detail) if exc.status_code != 404 else "Not found",
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged")

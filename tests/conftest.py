@@ -1,0 +1,144 @@
+"""Shared fixtures: a fresh database per run on SQLite and on PostgreSQL, users, a fixed clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from yibao.accounts.service import create_user
+from yibao.bootstrap import init_reference
+from yibao.config import Settings
+from yibao.db import Database
+from yibao.migrate import upgrade
+from yibao.runtime import Runtime
+from yibao.web.app import create_app
+
+PG_ADMIN_URL = os.environ.get(
+    "YIBAO_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+PASSWORD = "test-password-1"
+# A Tuesday before the National Day holiday of 2026 (10/1–10/7 off, Sat 10/10 worked).
+FIXED_NOW = datetime(2026, 9, 29, 2, 0, tzinfo=UTC)  # 10:00 in Chongqing
+
+USERS = [
+    # username, role, station
+    ("clerk_f01", "clerk", "F01"),
+    ("clerk_f02", "clerk", "F02"),
+    ("clerk_m01", "clerk", "M01"),
+    ("clerk_v01", "clerk", "V01"),
+    ("master_f01", "station_master", "F01"),
+    ("officer", "bureau_officer", None),
+    ("supervisor", "supervisor", None),
+    ("auditor", "auditor", None),
+    ("admin", "admin", None),
+]
+
+
+class Clock:
+    """A settable clock for the runtime."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Node:
+    """One migrated, initialised database with its runtime."""
+
+    backend: str
+    url: str
+    settings: Settings
+    runtime: Runtime
+    clock: Clock
+
+
+def _pg_database() -> Iterator[str]:
+    name = f"yibao_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """A fresh database on each backend for the whole run, with reference data and users."""
+    if request.param == "sqlite":
+        data_dir: Path = tmp_path_factory.mktemp("sqlite")
+        gen: Iterator[str] | None = None
+        url = f"sqlite:///{data_dir / 'yibao.sqlite3'}"
+    else:
+        data_dir = tmp_path_factory.mktemp("pg")
+        gen = _pg_database()
+        url = next(gen)
+    settings = Settings(data_dir=data_dir, database_url=url, secret_key="test-secret-" + "x" * 20)
+    upgrade(url)
+    init_reference(settings)
+    db = Database(url)
+    with db.uow() as uow:
+        for username, role, station in USERS:
+            create_user(uow.session, agency=settings.agency, username=username, role=role,
+                        password=PASSWORD, station=station)
+        uow.commit()
+    clock = Clock(FIXED_NOW)
+    runtime = Runtime(settings, db, clock=clock)
+    yield Node(request.param, url, settings, runtime, clock)
+    db.dispose()
+    if gen is not None:
+        with pytest.raises(StopIteration):
+            next(gen)
+
+
+@pytest.fixture
+def clean(node: Node) -> Node:
+    """The node with no cases, events or audit records left by earlier tests."""
+    with node.runtime.db.uow() as uow:
+        for table in ("idempotency_keys", "case_events", "cases", "audit_records"):
+            uow.session.execute(text(f"DELETE FROM {table}"))
+        uow.session.execute(text("UPDATE users SET failed_attempts = 0, locked_until = NULL"))
+        uow.commit()
+    node.clock.now = FIXED_NOW
+    node.runtime.invalidate()
+    return node
+
+
+@pytest.fixture
+def client(clean: Node) -> Iterator[TestClient]:
+    """An HTTP client of the node's app (the real ASGI stack, in-process)."""
+    app = create_app(runtime=clean.runtime)
+    with TestClient(app) as c:
+        yield c
+
+
+_tokens: dict[tuple[str, str], str] = {}
+
+
+@pytest.fixture
+def login(client: TestClient, clean: Node):  # type: ignore[no-untyped-def]
+    """``login(username)`` → Authorization headers (tokens cached per backend)."""
+
+    def _login(username: str) -> dict[str, str]:
+        key = (clean.url, username)
+        if key not in _tokens:
+            r = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            _tokens[key] = r.json()["access_token"]
+        return {"Authorization": f"Bearer {_tokens[key]}"}
+
+    return _login
