@@ -41,9 +41,13 @@ def naive_is_workday(d: date) -> bool:
 def naive_add(start: date, n: int) -> date:
     """The n-th working day after ``start`` by walking one day at a time."""
     d = start
-    while not naive_is_workday(d) if n == 0 else n > 0:
+    if n == 0:
+        while not naive_is_workday(d):
+            d += timedelta(days=1)
+        return d
+    while n:
         d += timedelta(days=1)
-        if n and naive_is_workday(d):
+        if naive_is_workday(d):
             n -= 1
     return d
 

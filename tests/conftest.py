@@ -87,7 +87,9 @@ def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         data_dir = tmp_path_factory.mktemp("pg")
         gen = _pg_database()
         url = next(gen)
-    settings = Settings(data_dir=data_dir, database_url=url, secret_key="test-secret-" + "x" * 20)
+    # Tokens outlive the clock jumps that tests make (weeks ahead to test deadlines).
+    settings = Settings(data_dir=data_dir, database_url=url, secret_key="test-secret-" + "x" * 20,
+                        token_ttl_seconds=400 * 86400)
     upgrade(url)
     init_reference(settings)
     db = Database(url)

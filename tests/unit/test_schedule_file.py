@@ -174,3 +174,8 @@ def test_dump_parse_round_trip(s: YearSchedule) -> None:
     text = dump_schedule(s)
     assert parse_schedule(text) == s
     assert dump_schedule(parse_schedule(text)) == text
+
+
+def test_windows_notepad_file_with_bom_and_crlf_is_accepted() -> None:
+    text = "\ufeff" + EXAMPLE.replace("\n", "\r\n")
+    assert parse_schedule(text) == parse_schedule(EXAMPLE)
