@@ -77,7 +77,9 @@ def _pg_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def node(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
     """A fresh database on each backend for the whole run, with reference data and users."""
     if request.param == "sqlite":
         data_dir: Path = tmp_path_factory.mktemp("sqlite")
@@ -88,15 +90,25 @@ def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         gen = _pg_database()
         url = next(gen)
     # Tokens outlive the clock jumps that tests make (weeks ahead to test deadlines).
-    settings = Settings(data_dir=data_dir, database_url=url, secret_key="test-secret-" + "x" * 20,
-                        token_ttl_seconds=400 * 86400)
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=url,
+        secret_key="test-secret-" + "x" * 20,
+        token_ttl_seconds=400 * 86400,
+    )
     upgrade(url)
     init_reference(settings)
     db = Database(url)
     with db.uow() as uow:
         for username, role, station in USERS:
-            create_user(uow.session, agency=settings.agency, username=username, role=role,
-                        password=PASSWORD, station=station)
+            create_user(
+                uow.session,
+                agency=settings.agency,
+                username=username,
+                role=role,
+                password=PASSWORD,
+                station=station,
+            )
         uow.commit()
     clock = Clock(FIXED_NOW)
     runtime = Runtime(settings, db, clock=clock)

@@ -10,8 +10,11 @@ import typer
 
 from yibao.config import Settings, get_settings
 
-app = typer.Typer(help="yibao — case tracker for medical-insurance service stations.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="yibao — case tracker for medical-insurance service stations.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 calendar_app = typer.Typer(help="Official working-day calendars.", no_args_is_help=True)
@@ -55,11 +58,16 @@ def init() -> None:
 @user_app.command("create")
 def user_create(
     name: Annotated[str, typer.Argument(help="username")],
-    role: Annotated[str, typer.Option(help="clerk | station_master | bureau_officer | "
-                                          "supervisor | auditor | admin")],
-    station: Annotated[str | None, typer.Option(help="station code (clerk, station master)")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin",
-                                                 help="read the password from standard input")] = False,
+    role: Annotated[
+        str,
+        typer.Option(help="clerk | station_master | bureau_officer | supervisor | auditor | admin"),
+    ],
+    station: Annotated[
+        str | None, typer.Option(help="station code (clerk, station master)")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
     display_name: Annotated[str, typer.Option(help="name shown in timelines")] = "",
 ) -> None:
     """Create a staff account."""
@@ -74,11 +82,20 @@ def user_create(
     db = Database(settings.resolved_database_url())
     try:
         with db.uow() as uow:
-            user = create_user(uow.session, agency=settings.agency, username=name, role=role,
-                               password=password, station=station, display_name=display_name)
+            user = create_user(
+                uow.session,
+                agency=settings.agency,
+                username=name,
+                role=role,
+                password=password,
+                station=station,
+                display_name=display_name,
+            )
             uow.commit()
-            typer.echo(f"created {user.username} ({user.role}"
-                       f"{', ' + user.station_code if user.station_code else ''})")
+            typer.echo(
+                f"created {user.username} ({user.role}"
+                f"{', ' + user.station_code if user.station_code else ''})"
+            )
     except ValidationFailed as exc:
         _fail("\n".join(f"{e.field}: {e.message}" for e in exc.errors))
     finally:
@@ -86,8 +103,9 @@ def user_create(
 
 
 @calendar_app.command("import")
-def calendar_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                                         readable=True)]) -> None:
+def calendar_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
     """Import the official schedule of one year (format: docs/calendar.md)."""
     from yibao.calendar.schedule_file import parse_schedule
     from yibao.calendar.service import store_schedule
@@ -109,8 +127,10 @@ def calendar_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=F
             uow.commit()
     finally:
         db.dispose()
-    typer.echo(f"imported {schedule.year}: {len(schedule.holidays)} days off, "
-               f"{len(schedule.workdays)} make-up working days")
+    typer.echo(
+        f"imported {schedule.year}: {len(schedule.holidays)} days off, "
+        f"{len(schedule.workdays)} make-up working days"
+    )
 
 
 @app.command("serve")
@@ -119,8 +139,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     import uvicorn
 
     if workers > 1:
-        uvicorn.run("yibao.web.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, log_level="info")
+        uvicorn.run(
+            "yibao.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
     else:
         from yibao.web.app import create_app
 
@@ -131,7 +157,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
-    data_dir: Annotated[Path, typer.Option(help="where the demo database lives")] = Path("var/demo"),
+    data_dir: Annotated[Path, typer.Option(help="where the demo database lives")] = Path(
+        "var/demo"
+    ),
     cases: Annotated[int, typer.Option(help="how many past cases to generate")] = 4000,
     fresh: Annotated[bool, typer.Option(help="start from an empty database")] = True,
 ) -> None:

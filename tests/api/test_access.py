@@ -29,8 +29,9 @@ def test_clerk_of_another_station_sees_nothing(client: TestClient, login, f01_ca
     no = f01_case["case_no"]
     assert client.get(f"/api/v1/cases/{no}", headers=other).status_code == 404
     assert client.get(f"/api/v1/cases/{no}/events", headers=other).status_code == 404
-    r = client.post(f"/api/v1/cases/{no}/actions", json={"action": "start", "version": 1},
-                    headers=other)
+    r = client.post(
+        f"/api/v1/cases/{no}/actions", json={"action": "start", "version": 1}, headers=other
+    )
     assert r.status_code == 404
     # The same 404 body as a case number that does not exist at all.
     missing = client.get("/api/v1/cases/000000000000000", headers=other)
@@ -43,32 +44,46 @@ def test_forwarded_case_is_visible_and_actionable_at_target(
     client: TestClient, login, f01_case: dict
 ) -> None:
     clerk = login("clerk_f01")
-    r = client.post(f"/api/v1/cases/{f01_case['case_no']}/actions",
-                    json={"action": "forward", "version": 1, "to_unit": "F02"}, headers=clerk)
+    r = client.post(
+        f"/api/v1/cases/{f01_case['case_no']}/actions",
+        json={"action": "forward", "version": 1, "to_unit": "F02"},
+        headers=clerk,
+    )
     assert r.status_code == 200, r.text
     other = login("clerk_f02")
     assert f01_case["case_no"] in numbers(client, other)
     got = client.get(f"/api/v1/cases/{f01_case['case_no']}", headers=other).json()
     assert got["allowed_actions"] == ["take", "withdraw"]
-    r = client.post(f"/api/v1/cases/{f01_case['case_no']}/actions",
-                    json={"action": "take", "version": 2}, headers=other)
+    r = client.post(
+        f"/api/v1/cases/{f01_case['case_no']}/actions",
+        json={"action": "take", "version": 2},
+        headers=other,
+    )
     assert r.status_code == 200 and r.json()["unit"] == "F02"
     # The intake station keeps seeing its case, but may no longer act on it.
     mine = client.get(f"/api/v1/cases/{f01_case['case_no']}", headers=clerk).json()
     assert mine["allowed_actions"] == ["withdraw"]  # the person may withdraw where they applied
-    r = client.post(f"/api/v1/cases/{f01_case['case_no']}/actions",
-                    json={"action": "complete", "version": 3}, headers=clerk)
+    r = client.post(
+        f"/api/v1/cases/{f01_case['case_no']}/actions",
+        json={"action": "complete", "version": 3},
+        headers=clerk,
+    )
     assert r.status_code == 403
 
 
 @pytest.mark.parametrize("username", ["officer", "supervisor"])
-def test_agency_roles_see_every_case(client: TestClient, login, f01_case: dict, username: str) -> None:
+def test_agency_roles_see_every_case(
+    client: TestClient, login, f01_case: dict, username: str
+) -> None:
     assert f01_case["case_no"] in numbers(client, login(username))
 
 
 def test_supervisor_reads_but_cannot_act(client: TestClient, login, f01_case: dict) -> None:
-    r = client.post(f"/api/v1/cases/{f01_case['case_no']}/actions",
-                    json={"action": "start", "version": 1}, headers=login("supervisor"))
+    r = client.post(
+        f"/api/v1/cases/{f01_case['case_no']}/actions",
+        json={"action": "start", "version": 1},
+        headers=login("supervisor"),
+    )
     assert r.status_code == 403
     r = client.post("/api/v1/cases", json=intake_body(), headers=login("supervisor"))
     assert r.status_code == 403
@@ -85,9 +100,14 @@ def test_admin_and_auditor_see_no_case_data(
     assert client.post("/api/v1/cases", json=intake_body(), headers=h).status_code == 403
 
 
-def test_bureau_officer_cannot_act_on_station_case(client: TestClient, login, f01_case: dict) -> None:
-    r = client.post(f"/api/v1/cases/{f01_case['case_no']}/actions",
-                    json={"action": "start", "version": 1}, headers=login("officer"))
+def test_bureau_officer_cannot_act_on_station_case(
+    client: TestClient, login, f01_case: dict
+) -> None:
+    r = client.post(
+        f"/api/v1/cases/{f01_case['case_no']}/actions",
+        json={"action": "start", "version": 1},
+        headers=login("officer"),
+    )
     assert r.status_code == 403
 
 
@@ -117,9 +137,15 @@ def test_no_token_or_bad_token_is_401(client: TestClient) -> None:
 def test_every_change_leaves_an_audit_record(
     client: TestClient, login, f01_case: dict, clean: Node
 ) -> None:
-    client.post(f"/api/v1/cases/{f01_case['case_no']}/actions",
-                json={"action": "start", "version": 1}, headers=login("clerk_f01"))
+    client.post(
+        f"/api/v1/cases/{f01_case['case_no']}/actions",
+        json={"action": "start", "version": 1},
+        headers=login("clerk_f01"),
+    )
     with clean.runtime.db.session() as s:
-        rows = s.scalars(select(AuditRecord).where(AuditRecord.object_id == f01_case["case_no"])
-                         .order_by(AuditRecord.id))
+        rows = s.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.object_id == f01_case["case_no"])
+            .order_by(AuditRecord.id)
+        )
         assert [r.action for r in rows] == ["case.intake", "case.start"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -17,11 +18,14 @@ def new_case(client: TestClient, headers: dict[str, str], **over: Any) -> dict[s
     return r.json()
 
 
-def act(client: TestClient, headers: dict[str, str], case: dict[str, Any], action: str,
-        **params: Any):  # type: ignore[no-untyped-def]
-    return client.post(f"/api/v1/cases/{case['case_no']}/actions",
-                       json={"action": action, "version": case["version"], **params},
-                       headers=headers)
+def act(
+    client: TestClient, headers: dict[str, str], case: dict[str, Any], action: str, **params: Any
+):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/api/v1/cases/{case['case_no']}/actions",
+        json={"action": action, "version": case["version"], **params},
+        headers=headers,
+    )
 
 
 def test_full_path_with_materials_pause_and_forward(client: TestClient, login, clean: Node) -> None:
@@ -34,7 +38,13 @@ def test_full_path_with_materials_pause_and_forward(client: TestClient, login, c
     assert r.status_code == 422
     assert "cost_list" in r.json()["errors"][0]["message"]  # 一次性告知: all at once
 
-    r = act(client, clerk, case, "request_materials", missing_materials=["invoices", "cost_list", "medical_records"])
+    r = act(
+        client,
+        clerk,
+        case,
+        "request_materials",
+        missing_materials=["invoices", "cost_list", "medical_records"],
+    )
     assert r.status_code == 200, r.text
     case = r.json()
     assert case["state"] == "materials_pending"
@@ -70,10 +80,20 @@ def test_full_path_with_materials_pause_and_forward(client: TestClient, login, c
 
     timeline = client.get(f"/api/v1/cases/{case['case_no']}/events", headers=clerk).json()
     assert [e["action"] for e in timeline] == [
-        "intake", "request_materials", "supplement", "forward", "take", "complete"]
-    for prev, nxt in zip(timeline, timeline[1:], strict=False):
+        "intake",
+        "request_materials",
+        "supplement",
+        "forward",
+        "take",
+        "complete",
+    ]
+    for prev, nxt in pairwise(timeline):
         assert nxt["from_state"] == prev["to_state"]
-    assert timeline[1]["detail"]["missing_materials"] == ["invoices", "cost_list", "medical_records"]
+    assert timeline[1]["detail"]["missing_materials"] == [
+        "invoices",
+        "cost_list",
+        "medical_records",
+    ]
     assert timeline[3]["detail"]["to_unit"] == "BUREAU"
     assert all(e["actor"]["name"] for e in timeline)
 
@@ -86,7 +106,10 @@ def test_stale_version_gets_409_with_current_state(client: TestClient, login) ->
     assert r.status_code == 409
     assert r.json()["current_state"] == "in_progress"
     assert r.json()["current_version"] == 2
-    assert client.get(f"/api/v1/cases/{case['case_no']}", headers=clerk).json()["state"] == "in_progress"
+    assert (
+        client.get(f"/api/v1/cases/{case['case_no']}", headers=clerk).json()["state"]
+        == "in_progress"
+    )
 
 
 def test_action_not_in_table_is_422_with_allowed_list(client: TestClient, login) -> None:
@@ -94,8 +117,14 @@ def test_action_not_in_table_is_422_with_allowed_list(client: TestClient, login)
     case = new_case(client, clerk)
     r = act(client, clerk, case, "supplement")
     assert r.status_code == 422
-    assert r.json()["allowed"] == ["start", "request_materials", "forward", "complete", "reject",
-                                   "withdraw"]
+    assert r.json()["allowed"] == [
+        "start",
+        "request_materials",
+        "forward",
+        "complete",
+        "reject",
+        "withdraw",
+    ]
 
 
 def test_unknown_action_and_empty_reason(client: TestClient, login) -> None:

@@ -15,14 +15,21 @@ from yibao.cases.models import Case, CaseEvent
 
 def count_cases(node: Node) -> tuple[int, int]:
     with node.runtime.db.session() as s:
-        return (s.scalar(select(func.count(Case.id))) or 0,
-                s.scalar(select(func.count(CaseEvent.id))) or 0)
+        return (
+            s.scalar(select(func.count(Case.id))) or 0,
+            s.scalar(select(func.count(CaseEvent.id))) or 0,
+        )
 
 
 def test_intake_returns_case_with_due_date_and_first_event(client: TestClient, login) -> None:
     h = login("clerk_f01")
-    r = client.post("/api/v1/cases", json=intake_body(service_code="outpatient_reimbursement",
-                                                      materials=["id_card", "invoices"]), headers=h)
+    r = client.post(
+        "/api/v1/cases",
+        json=intake_body(
+            service_code="outpatient_reimbursement", materials=["id_card", "invoices"]
+        ),
+        headers=h,
+    )
     assert r.status_code == 201, r.text
     case = r.json()
     assert case["state"] == "received"
@@ -36,7 +43,9 @@ def test_intake_returns_case_with_due_date_and_first_event(client: TestClient, l
     assert len(case["applicant"]["id_number"]) == 18
     assert r.headers["location"] == f"/api/v1/cases/{case['case_no']}"
     ev = client.get(f"/api/v1/cases/{case['case_no']}/events", headers=h).json()
-    assert [(e["action"], e["from_state"], e["to_state"]) for e in ev] == [("intake", None, "received")]
+    assert [(e["action"], e["from_state"], e["to_state"]) for e in ev] == [
+        ("intake", None, "received")
+    ]
 
 
 def test_instant_item_is_due_the_same_day(client: TestClient, login) -> None:
@@ -54,8 +63,12 @@ def test_online_filing_takes_one_working_day(client: TestClient, login) -> None:
 
 def test_captured_offline_counts_from_capture_time(client: TestClient, login) -> None:
     # Captured on Fri 2026-09-25 at 16:00 local, before the Mid-Autumn break (9/25–9/27 off).
-    body = intake_body(service_code="outpatient_reimbursement_small", channel="mobile",
-                       station_code="M01", captured_at="2026-09-24T16:00:00+08:00")
+    body = intake_body(
+        service_code="outpatient_reimbursement_small",
+        channel="mobile",
+        station_code="M01",
+        captured_at="2026-09-24T16:00:00+08:00",
+    )
     r = client.post("/api/v1/cases", json=body, headers=login("clerk_m01"))
     assert r.status_code == 201, r.text
     # 5 working days after Thu 9/24: Mon 9/28, Tue 9/29, Wed 9/30, Thu 10/8, Fri 10/9.
@@ -81,18 +94,31 @@ _VALID = make_id(seq=7)
 _WRONG_CHECK = _VALID[:-1] + ("0" if _VALID[-1] != "0" else "1")
 
 BAD = [
-    ("mistyped id", {"applicant": {"id_number": "50011819530412001", "name": "张三",
-                                   "phone": "13800138000"}}, "applicant.id_number"),
-    ("bad check char", {"applicant": {"id_number": _WRONG_CHECK, "name": "张三",
-                                      "phone": "13800138000"}}, "applicant.id_number"),
-    ("bad phone", {"applicant": {"id_number": make_id(), "name": "张三", "phone": "12345"}},
-     "applicant.phone"),
+    (
+        "mistyped id",
+        {"applicant": {"id_number": "50011819530412001", "name": "张三", "phone": "13800138000"}},
+        "applicant.id_number",
+    ),
+    (
+        "bad check char",
+        {"applicant": {"id_number": _WRONG_CHECK, "name": "张三", "phone": "13800138000"}},
+        "applicant.id_number",
+    ),
+    (
+        "bad phone",
+        {"applicant": {"id_number": make_id(), "name": "张三", "phone": "12345"}},
+        "applicant.phone",
+    ),
     ("unknown service", {"service_code": "nope"}, "service_code"),
     ("unknown station", {"station_code": "ZZ9"}, "station_code"),
     ("other station", {"station_code": "F02"}, "station_code"),
     ("unknown channel", {"channel": "fax"}, "channel"),
     ("foreign material", {"materials": ["id_card", "invoices"]}, "materials[1]"),
-    ("future capture", {"captured_at": (FIXED_NOW + timedelta(hours=2)).isoformat()}, "captured_at"),
+    (
+        "future capture",
+        {"captured_at": (FIXED_NOW + timedelta(hours=2)).isoformat()},
+        "captured_at",
+    ),
     ("naive capture", {"captured_at": "2026-09-28T10:00:00"}, "captured_at"),
     ("missing field", {"channel": None}, "channel"),
     ("extra field", {"colour": "red"}, "colour"),
@@ -123,8 +149,11 @@ def test_station_kind_must_accept_item(client: TestClient, login) -> None:
 
 
 def test_malformed_json_is_400_problem(client: TestClient, login) -> None:
-    r = client.post("/api/v1/cases", content=b'{"service_code": ',
-                    headers={**login("clerk_f01"), "Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/cases",
+        content=b'{"service_code": ',
+        headers={**login("clerk_f01"), "Content-Type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.json()["errors"] == [{"field": "body", "message": "not valid JSON"}]
 
@@ -138,8 +167,9 @@ def test_oversized_body_is_413(client: TestClient, login, clean: Node) -> None:
 
 
 def test_legacy_15_digit_id_is_widened(client: TestClient, login) -> None:
-    body = intake_body(applicant={"id_number": "500118530412001", "name": "李四",
-                                  "phone": "023-49876543"})
+    body = intake_body(
+        applicant={"id_number": "500118530412001", "name": "李四", "phone": "023-49876543"}
+    )
     r = client.post("/api/v1/cases", json=body, headers=login("clerk_f01"))
     assert r.status_code == 201, r.text
     assert r.json()["applicant"]["id_number"].startswith("500118********")

@@ -48,10 +48,12 @@ def test_tampered_cursor_is_refused(client: TestClient, login, clean: Node) -> N
 def test_filters(client: TestClient, login, clean: Node) -> None:
     h = login("clerk_f01")
     a = client.post("/api/v1/cases", json=intake_body(), headers=h).json()
-    b = client.post("/api/v1/cases", json=intake_body(service_code="resident_enrolment"),
-                    headers=h).json()
-    client.post(f"/api/v1/cases/{b['case_no']}/actions", json={"action": "start", "version": 1},
-                headers=h)
+    b = client.post(
+        "/api/v1/cases", json=intake_body(service_code="resident_enrolment"), headers=h
+    ).json()
+    client.post(
+        f"/api/v1/cases/{b['case_no']}/actions", json={"action": "start", "version": 1}, headers=h
+    )
 
     def q(params: str) -> list[str]:
         r = client.get(f"/api/v1/cases?{params}", headers=h)
@@ -70,11 +72,17 @@ def test_filters(client: TestClient, login, clean: Node) -> None:
 
 def test_bad_filters_name_the_field(client: TestClient, login) -> None:
     h = login("clerk_f01")
-    for params, field in [("state=lost", "state"), ("station=ZZ", "station"),
-                          ("service=nope", "service"), ("limit=0", "limit"), ("limit=999", "limit"),
-                          ("overdue=maybe", "overdue"), ("date_from=2026-13-01", "date_from"),
-                          ("date_from=2026-10-02&date_to=2026-10-01", "date_to"),
-                          ("id_tail=12", "id_tail")]:
+    for params, field in [
+        ("state=lost", "state"),
+        ("station=ZZ", "station"),
+        ("service=nope", "service"),
+        ("limit=0", "limit"),
+        ("limit=999", "limit"),
+        ("overdue=maybe", "overdue"),
+        ("date_from=2026-13-01", "date_from"),
+        ("date_from=2026-10-02&date_to=2026-10-01", "date_to"),
+        ("id_tail=12", "id_tail"),
+    ]:
         r = client.get(f"/api/v1/cases?{params}", headers=h)
         assert r.status_code == 422, params
         assert field in [e["field"] for e in r.json()["errors"]], (params, r.json())
@@ -84,8 +92,13 @@ def test_reference_lists(client: TestClient, login) -> None:
     h = login("clerk_f01")
     stations = client.get("/api/v1/stations", headers=h).json()
     kinds = [s["kind"] for s in stations]
-    assert (kinds.count("bureau"), kinds.count("fixed"), kinds.count("town"),
-            kinds.count("village"), kinds.count("mobile")) == (1, 2, 1, 1, 18)
+    assert (
+        kinds.count("bureau"),
+        kinds.count("fixed"),
+        kinds.count("town"),
+        kinds.count("village"),
+        kinds.count("mobile"),
+    ) == (1, 2, 1, 1, 18)
     services = {s["code"]: s for s in client.get("/api/v1/services", headers=h).json()}
     assert services["relationship_transfer"]["time_limit_days"] == 15
     assert services["insurance_certificate"]["time_limit_days"] == 0

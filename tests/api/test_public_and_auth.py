@@ -14,19 +14,31 @@ JSON = {"Accept": "application/json"}
 
 def test_public_lookup_by_number_and_tail(client: TestClient, login) -> None:
     h = login("clerk_f01")
-    case = client.post("/api/v1/cases", json=intake_body(service_code="outpatient_reimbursement",
-                                                         materials=["id_card"]), headers=h).json()
-    client.post(f"/api/v1/cases/{case['case_no']}/actions",
-                json={"action": "request_materials", "version": 1,
-                      "missing_materials": ["invoices", "cost_list", "medical_records"]}, headers=h)
+    case = client.post(
+        "/api/v1/cases",
+        json=intake_body(service_code="outpatient_reimbursement", materials=["id_card"]),
+        headers=h,
+    ).json()
+    client.post(
+        f"/api/v1/cases/{case['case_no']}/actions",
+        json={
+            "action": "request_materials",
+            "version": 1,
+            "missing_materials": ["invoices", "cost_list", "medical_records"],
+        },
+        headers=h,
+    )
     tail = case["applicant"]["id_number"][-4:]
     r = client.get(f"/public/cases/{case['case_no']}?id_tail={tail}", headers=JSON)
     assert r.status_code == 200
     view = r.json()
     assert view["state"] == "materials_pending" and view["state_label"] == "待补正"
     assert view["applicant_name"] == "张*"
-    assert [m["code"] for m in view["missing_materials"]] == ["invoices", "cost_list",
-                                                              "medical_records"]
+    assert [m["code"] for m in view["missing_materials"]] == [
+        "invoices",
+        "cost_list",
+        "medical_records",
+    ]
     assert "id_number" not in str(view) and "138" not in str(view)
     page = client.get(f"/public/cases/{case['case_no']}?id_tail={tail}")
     assert page.status_code == 200 and "待补正" in page.text and "费用明细" in page.text
@@ -50,8 +62,10 @@ def test_public_page_asks_for_tail(client: TestClient) -> None:
 
 def test_public_lookup_is_rate_limited(client: TestClient, clean: Node) -> None:
     limit = clean.settings.public_rate_per_minute
-    codes = [client.get(f"/public/cases/1?id_tail=1234", headers=JSON).status_code
-             for _ in range(limit + 1)]
+    codes = [
+        client.get("/public/cases/1?id_tail=1234", headers=JSON).status_code
+        for _ in range(limit + 1)
+    ]
     assert codes[:limit] == [404] * limit
     assert codes[-1] == 429
 
@@ -63,7 +77,9 @@ def test_token_form_encoded_and_json(client: TestClient) -> None:
     assert body["token_type"] == "bearer" and body["expires_in"] > 0
     r = client.post("/api/v1/auth/token", json={"username": "clerk_f01"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "password"
-    r = client.post("/api/v1/auth/token", content=b"{", headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/auth/token", content=b"{", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
 
 
@@ -81,8 +97,9 @@ def test_five_wrong_passwords_lock_for_15_minutes(client: TestClient, clean: Nod
 
 
 def test_expired_token_is_refused(client: TestClient, clean: Node) -> None:
-    token = client.post("/api/v1/auth/token",
-                        json={"username": "clerk_f01", "password": PASSWORD}).json()["access_token"]
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "clerk_f01", "password": PASSWORD}
+    ).json()["access_token"]
     h = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/cases", headers=h).status_code == 200
     clean.clock.now += timedelta(seconds=clean.settings.token_ttl_seconds + 1)
@@ -92,6 +109,12 @@ def test_expired_token_is_refused(client: TestClient, clean: Node) -> None:
 def test_healthz_and_openapi(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     spec = client.get("/openapi.json").json()
-    for path in ("/api/v1/cases", "/api/v1/cases/{case_no}/actions", "/api/v1/auth/token",
-                 "/public/cases/{case_no}", "/api/v1/stations", "/api/v1/services"):
+    for path in (
+        "/api/v1/cases",
+        "/api/v1/cases/{case_no}/actions",
+        "/api/v1/auth/token",
+        "/public/cases/{case_no}",
+        "/api/v1/stations",
+        "/api/v1/services",
+    ):
         assert path in spec["paths"]

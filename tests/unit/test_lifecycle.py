@@ -43,9 +43,14 @@ SPEC = {
 
 def snap(state: State, unit: str = "F01", **over: object) -> CaseSnapshot:
     base = dict(
-        state=state, unit=unit, intake_station="F01", due_date=date(2026, 10, 19),
-        remaining_days=None, materials=("id_card", "invoices", "cost_list"),
-        received=("id_card",), complete_kinds=frozenset({"bureau", "fixed"}),
+        state=state,
+        unit=unit,
+        intake_station="F01",
+        due_date=date(2026, 10, 19),
+        remaining_days=None,
+        materials=("id_card", "invoices", "cost_list"),
+        received=("id_card",),
+        complete_kinds=frozenset({"bureau", "fixed"}),
     )
     base.update(over)
     return CaseSnapshot(**base)  # type: ignore[arg-type]
@@ -125,13 +130,24 @@ def test_request_materials_refuses_unknown_material() -> None:
 
 def test_pause_and_resume_keep_the_remaining_working_days() -> None:
     # Due Mon 10/19; paused on Tue 9/29 with 10 working days left (9/30, 10/8, 10/9, 10/10, ...).
-    d = decide(snap(State.IN_PROGRESS), command_for(Action.REQUEST_MATERIALS), CLERK_F01,
-               today=TODAY, calendar=CAL, unit_kinds=UNITS)
+    d = decide(
+        snap(State.IN_PROGRESS),
+        command_for(Action.REQUEST_MATERIALS),
+        CLERK_F01,
+        today=TODAY,
+        calendar=CAL,
+        unit_kinds=UNITS,
+    )
     assert d.changes["remaining_days"] == 10
     # Supplemented on Mon 11/2: ten working days from then is Mon 11/16.
-    resumed = decide(snap(State.MATERIALS_PENDING, remaining_days=10),
-                     Command(Action.SUPPLEMENT), CLERK_F01, today=date(2026, 11, 2),
-                     calendar=CAL, unit_kinds=UNITS)
+    resumed = decide(
+        snap(State.MATERIALS_PENDING, remaining_days=10),
+        Command(Action.SUPPLEMENT),
+        CLERK_F01,
+        today=date(2026, 11, 2),
+        calendar=CAL,
+        unit_kinds=UNITS,
+    )
     assert resumed.changes["due_date"] == date(2026, 11, 16)
     assert resumed.changes["remaining_days"] is None
     assert set(resumed.changes["materials_received"]) == {"id_card", "invoices", "cost_list"}
@@ -140,8 +156,14 @@ def test_pause_and_resume_keep_the_remaining_working_days() -> None:
 def test_complete_refused_where_unit_may_not_complete() -> None:
     s = snap(State.IN_PROGRESS, unit="V01", intake_station="V01")
     with pytest.raises(ActionNotAllowed) as err:
-        decide(s, Command(Action.COMPLETE), ActorRef("clerk", "V01"), today=TODAY, calendar=CAL,
-               unit_kinds=UNITS)
+        decide(
+            s,
+            Command(Action.COMPLETE),
+            ActorRef("clerk", "V01"),
+            today=TODAY,
+            calendar=CAL,
+            unit_kinds=UNITS,
+        )
     assert "forward" in err.value.detail
     assert "forward" in err.value.allowed and "complete" not in err.value.allowed
 
@@ -149,21 +171,39 @@ def test_complete_refused_where_unit_may_not_complete() -> None:
 @pytest.mark.parametrize("to_unit", [None, "", "  ", "NOPE", "f01", "F01"])
 def test_forward_needs_an_existing_other_unit(to_unit: str | None) -> None:
     with pytest.raises(ValidationFailed) as err:
-        decide(snap(State.RECEIVED), Command(Action.FORWARD, to_unit=to_unit), CLERK_F01,
-               today=TODAY, calendar=CAL, unit_kinds=UNITS)
+        decide(
+            snap(State.RECEIVED),
+            Command(Action.FORWARD, to_unit=to_unit),
+            CLERK_F01,
+            today=TODAY,
+            calendar=CAL,
+            unit_kinds=UNITS,
+        )
     assert err.value.errors[0].field == "to_unit"
 
 
 def test_forward_moves_to_target_queue_and_only_target_takes() -> None:
-    d = decide(snap(State.RECEIVED), Command(Action.FORWARD, to_unit="Bureau"), CLERK_F01,
-               today=TODAY, calendar=CAL, unit_kinds=UNITS)
+    d = decide(
+        snap(State.RECEIVED),
+        Command(Action.FORWARD, to_unit="Bureau"),
+        CLERK_F01,
+        today=TODAY,
+        calendar=CAL,
+        unit_kinds=UNITS,
+    )
     assert d.changes["unit"] == "BUREAU"
     fwd = snap(State.FORWARDED, unit="BUREAU")
     with pytest.raises(Forbidden):
         decide(fwd, Command(Action.TAKE), CLERK_F01, today=TODAY, calendar=CAL, unit_kinds=UNITS)
     # ... but the station where the person applied may still withdraw it.
-    w = decide(fwd, Command(Action.WITHDRAW, reason="本人撤回"), CLERK_F01, today=TODAY,
-               calendar=CAL, unit_kinds=UNITS)
+    w = decide(
+        fwd,
+        Command(Action.WITHDRAW, reason="本人撤回"),
+        CLERK_F01,
+        today=TODAY,
+        calendar=CAL,
+        unit_kinds=UNITS,
+    )
     assert w.to_state == State.WITHDRAWN
 
 
@@ -171,16 +211,28 @@ def test_forward_moves_to_target_queue_and_only_target_takes() -> None:
 @pytest.mark.parametrize("action", [Action.REJECT, Action.WITHDRAW])
 def test_reason_required(action: Action, reason: str | None) -> None:
     with pytest.raises(ValidationFailed) as err:
-        decide(snap(State.RECEIVED), Command(action, reason=reason), CLERK_F01, today=TODAY,
-               calendar=CAL, unit_kinds=UNITS)
+        decide(
+            snap(State.RECEIVED),
+            Command(action, reason=reason),
+            CLERK_F01,
+            today=TODAY,
+            calendar=CAL,
+            unit_kinds=UNITS,
+        )
     assert err.value.errors[0].field == "reason"
 
 
 @pytest.mark.parametrize("role", ["supervisor", "auditor", "admin"])
 def test_read_only_roles_cannot_act(role: str) -> None:
     with pytest.raises(Forbidden):
-        decide(snap(State.RECEIVED), Command(Action.START), ActorRef(role, None), today=TODAY,
-               calendar=CAL, unit_kinds=UNITS)
+        decide(
+            snap(State.RECEIVED),
+            Command(Action.START),
+            ActorRef(role, None),
+            today=TODAY,
+            calendar=CAL,
+            unit_kinds=UNITS,
+        )
 
 
 @given(st.lists(st.sampled_from(list(Action)), max_size=12))

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from yibao.accounts import service
 from yibao.errors import FieldError, ValidationFailed
@@ -62,7 +62,9 @@ async def token(request: Request, runtime: RuntimeDep, uow: UowDep) -> TokenOut:
     )
     ttl = settings.token_ttl_seconds
     return TokenOut(
-        access_token=service.issue_token(user, secret=settings.secret_key, now=now, ttl_seconds=ttl),
+        access_token=service.issue_token(
+            user, secret=settings.secret_key, now=now, ttl_seconds=ttl
+        ),
         expires_in=ttl,
     )
 
@@ -85,5 +87,8 @@ async def _read_credentials(request: Request) -> TokenIn:
         return TokenIn.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(
-            [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
+            [
+                FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
+                for e in exc.errors()
+            ]
         ) from None

@@ -23,7 +23,7 @@ def create_case(
     uow: UowDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> dict[str, Any]:
-    """Take a new case. With ``Idempotency-Key``, a repeat of the same body returns the first case."""
+    """Take a new case; a repeat with the same ``Idempotency-Key`` and body returns the first."""
     result = service.intake(
         uow, runtime=runtime, actor=actor, request=body, idempotency_key=idempotency_key
     )
@@ -69,7 +69,9 @@ def list_cases(
 
 
 @router.get("/{case_no}")
-def get_case(case_no: str, runtime: RuntimeDep, actor: ActorDep, session: SessionDep) -> dict[str, Any]:
+def get_case(
+    case_no: str, runtime: RuntimeDep, actor: ActorDep, session: SessionDep
+) -> dict[str, Any]:
     """One case; the applicant's ID number is masked (first 6, last 4)."""
     case = service.get_case(session, actor=actor, case_no=case_no)
     return present.case_dict(case, runtime.reference(), runtime.today(), actor)

@@ -233,7 +233,9 @@ def _check_missing(snapshot: CaseSnapshot, requested: tuple[str, ...]) -> tuple[
     seen: list[str] = []
     for i, code in enumerate(requested):
         if code not in snapshot.materials:
-            errors.append(FieldError(f"missing_materials[{i}]", f"'{code}' is not a material of this item"))
+            errors.append(
+                FieldError(f"missing_materials[{i}]", f"'{code}' is not a material of this item")
+            )
         elif code not in seen:
             seen.append(code)
     if errors:

@@ -25,7 +25,9 @@ def case_timing(case: Case, ref: Reference, today: date) -> rules.Timing:
     )
 
 
-def case_dict(case: Case, ref: Reference, today: date, actor: Actor | None = None) -> dict[str, Any]:
+def case_dict(
+    case: Case, ref: Reference, today: date, actor: Actor | None = None
+) -> dict[str, Any]:
     """A case as the API returns it; the ID number is always masked here."""
     from yibao.cases.service import snapshot
 

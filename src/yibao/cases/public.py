@@ -27,7 +27,9 @@ NEXT_STEP_ZH: dict[State, str] = {
 }
 
 
-def public_status(session: Session, *, runtime: Runtime, case_no: str, id_tail: str) -> dict[str, Any]:
+def public_status(
+    session: Session, *, runtime: Runtime, case_no: str, id_tail: str
+) -> dict[str, Any]:
     """What a citizen may see of a case; the same NotFound for an unknown case and a wrong tail."""
     not_found = NotFound("no case matches this number and ID tail")
     tail = (id_tail or "").strip().upper()

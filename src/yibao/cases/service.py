@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -143,13 +143,23 @@ def intake(
         if key:
             session.add(
                 IdempotencyRecord(
-                    agency=actor.agency, user_id=actor.id, key=key, request_hash=digest,
-                    case_id=case.id, created_at=now,
+                    agency=actor.agency,
+                    user_id=actor.id,
+                    key=key,
+                    request_hash=digest,
+                    case_id=case.id,
+                    created_at=now,
                 )
             )
         audit.record(
-            session, agency=actor.agency, actor_id=actor.id, actor_name=actor.username,
-            action="case.intake", object_type="case", object_id=case.case_no, ip=actor.ip,
+            session,
+            agency=actor.agency,
+            actor_id=actor.id,
+            actor_name=actor.username,
+            action="case.intake",
+            object_type="case",
+            object_id=case.case_no,
+            ip=actor.ip,
             detail={"service": case.service_code, "station": case.intake_station},
         )
         try:
@@ -301,7 +311,9 @@ def snapshot(case: Case, ref: Reference) -> CaseSnapshot:
     )
 
 
-def act(uow: UnitOfWork, *, runtime: Runtime, actor: Actor, case_no: str, request: ActionIn) -> Case:
+def act(
+    uow: UnitOfWork, *, runtime: Runtime, actor: Actor, case_no: str, request: ActionIn
+) -> Case:
     """Apply one lifecycle action to a case the actor may see, at the version they saw."""
     session = uow.session
     case = _load(session, actor, case_no)
@@ -333,23 +345,36 @@ def act(uow: UnitOfWork, *, runtime: Runtime, actor: Actor, case_no: str, reques
         unit_kinds=ref.units,
     )
     now = runtime.now()
+    # Read before the first change, so no autoflush sends the UPDATE ahead of the commit below.
+    last_seq = session.scalar(
+        select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)
+    )
     for column, value in decision.changes.items():
         setattr(case, column, value)
     case.state = decision.to_state.value
     case.updated_at = now
-    last_seq = session.scalar(
-        select(CaseEvent.seq).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc())
-    )
     session.add(
         _event(
-            case, actor, seq=(last_seq or 0) + 1, at=now, action=action.value,
-            from_state=decision.from_state.value, to_state=decision.to_state.value,
-            reason=decision.reason, detail=decision.detail,
+            case,
+            actor,
+            seq=(last_seq or 0) + 1,
+            at=now,
+            action=action.value,
+            from_state=decision.from_state.value,
+            to_state=decision.to_state.value,
+            reason=decision.reason,
+            detail=decision.detail,
         )
     )
     audit.record(
-        session, agency=actor.agency, actor_id=actor.id, actor_name=actor.username,
-        action=f"case.{action.value}", object_type="case", object_id=case.case_no, ip=actor.ip,
+        session,
+        agency=actor.agency,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action=f"case.{action.value}",
+        object_type="case",
+        object_id=case.case_no,
+        ip=actor.ip,
         detail={"from": decision.from_state.value, "to": decision.to_state.value},
     )
     try:
@@ -379,7 +404,9 @@ def events(session: Session, *, actor: Actor, case_no: str) -> list[CaseEvent]:
     """The timeline of a case the actor may see."""
     case = _load(session, actor, case_no)
     return list(
-        session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
+        session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+        )
     )
 
 
@@ -389,8 +416,14 @@ def reveal_id_number(uow: UnitOfWork, *, actor: Actor, case_no: str) -> str:
     if actor.role not in FULL_ID_ROLES:
         raise Forbidden("your role may not read full ID numbers")
     audit.record(
-        uow.session, agency=actor.agency, actor_id=actor.id, actor_name=actor.username,
-        action="case.read_id_number", object_type="case", object_id=case.case_no, ip=actor.ip,
+        uow.session,
+        agency=actor.agency,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="case.read_id_number",
+        object_type="case",
+        object_id=case.case_no,
+        ip=actor.ip,
     )
     uow.commit()
     return case.applicant_id_number
@@ -441,8 +474,10 @@ def list_cases(
     if cursor:
         received_at, case_id = decode_cursor(cursor, runtime.settings.secret_key)
         stmt = stmt.where(
-            or_(Case.received_at < received_at,
-                and_(Case.received_at == received_at, Case.id < case_id))
+            or_(
+                Case.received_at < received_at,
+                and_(Case.received_at == received_at, Case.id < case_id),
+            )
         )
     stmt = stmt.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit + 1)
     rows = list(session.scalars(stmt))
@@ -473,8 +508,11 @@ def _check_filters(ref: Reference, f: CaseFilter) -> None:
         errors.append(FieldError("service", f"unknown service '{f.service}'"))
     if f.date_from and f.date_to and f.date_from > f.date_to:
         errors.append(FieldError("date_to", "date_to is before date_from"))
-    if f.id_tail is not None and not (len(f.id_tail) == 4 and f.id_tail[:3].isdigit()
-                                      and (f.id_tail[3].isdigit() or f.id_tail[3] in "xX")):
+    if f.id_tail is not None and not (
+        len(f.id_tail) == 4
+        and f.id_tail[:3].isdigit()
+        and (f.id_tail[3].isdigit() or f.id_tail[3] in "xX")
+    ):
         errors.append(FieldError("id_tail", "the last 4 characters of an ID number"))
     if errors:
         raise ValidationFailed(errors)

@@ -14,7 +14,9 @@ router = APIRouter(prefix="/api/v1", tags=["reference"])
 
 
 @router.get("/services")
-def list_services(runtime: RuntimeDep, _actor: ActorDep, session: SessionDep) -> list[dict[str, Any]]:
+def list_services(
+    runtime: RuntimeDep, _actor: ActorDep, session: SessionDep
+) -> list[dict[str, Any]]:
     """The service catalogue: time limits in working days (0 = instant) and materials."""
     names = catalog.material_names(session, agency=runtime.agency)
     return [
@@ -27,8 +29,11 @@ def list_services(runtime: RuntimeDep, _actor: ActorDep, session: SessionDep) ->
             "channel_limits": s.channel_limits or {},
             "instant": s.instant,
             "materials": [
-                {"code": m, "name": names[m].name_zh if m in names else m,
-                 "name_en": names[m].name_en if m in names else m}
+                {
+                    "code": m,
+                    "name": names[m].name_zh if m in names else m,
+                    "name_en": names[m].name_en if m in names else m,
+                }
                 for m in s.materials or []
             ],
             "accept_kinds": s.accept_kinds,
@@ -39,7 +44,9 @@ def list_services(runtime: RuntimeDep, _actor: ActorDep, session: SessionDep) ->
 
 
 @router.get("/stations")
-def list_stations(runtime: RuntimeDep, _actor: ActorDep, session: SessionDep) -> list[dict[str, Any]]:
+def list_stations(
+    runtime: RuntimeDep, _actor: ActorDep, session: SessionDep
+) -> list[dict[str, Any]]:
     """The agency's service stations and the bureau hall."""
     towns = {t.code: t.name for t in stations.list_towns(session, agency=runtime.agency)}
     return [

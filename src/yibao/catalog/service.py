@@ -38,25 +38,27 @@ def catalogue_file() -> dict[str, Any]:
 def load_catalogue(session: Session, *, agency: str, data: dict[str, Any] | None = None) -> int:
     """Insert or update every material and item of the catalogue; returns the item count."""
     data = data or catalogue_file()
-    materials = {m.code: m for m in session.scalars(select(Material).where(Material.agency == agency))}
+    materials = {
+        m.code: m for m in session.scalars(select(Material).where(Material.agency == agency))
+    }
     for code, names in data["materials"].items():
         row = materials.get(code) or Material(agency=agency, code=code)
         row.name_zh, row.name_en = names["zh"], names["en"]
         session.add(row)
     services = {s.code: s for s in session.scalars(select(Service).where(Service.agency == agency))}
     for item in data["services"]:
-        row = services.get(item["code"]) or Service(agency=agency, code=item["code"])
-        row.name_zh = item["name_zh"]
-        row.name_en = item["name_en"]
-        row.category = item.get("category", "")
-        row.time_limit_days = int(item["time_limit_days"])
-        row.channel_limits = {k: int(v) for k, v in (item.get("channel_limits") or {}).items()}
-        row.materials = list(item.get("materials") or [])
-        row.accept_kinds = list(item["accept"])
-        row.complete_kinds = list(item["complete"])
-        row.instant = bool(item.get("instant", row.time_limit_days == 0))
-        row.active = True
-        session.add(row)
+        svc = services.get(item["code"]) or Service(agency=agency, code=item["code"])
+        svc.name_zh = item["name_zh"]
+        svc.name_en = item["name_en"]
+        svc.category = item.get("category", "")
+        svc.time_limit_days = int(item["time_limit_days"])
+        svc.channel_limits = {k: int(v) for k, v in (item.get("channel_limits") or {}).items()}
+        svc.materials = list(item.get("materials") or [])
+        svc.accept_kinds = list(item["accept"])
+        svc.complete_kinds = list(item["complete"])
+        svc.instant = bool(item.get("instant", svc.time_limit_days == 0))
+        svc.active = True
+        session.add(svc)
     session.flush()
     return len(data["services"])
 

@@ -8,6 +8,7 @@ numbers, names and phones are drawn from small synthetic lists with a seeded gen
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
 from bisect import bisect_left, bisect_right
@@ -22,8 +23,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
-from yibao.accounts.models import User
 from yibao.accounts import service as accounts_service
+from yibao.accounts.models import User
 from yibao.accounts.service import create_user
 from yibao.calendar.rules import WorkCalendar
 from yibao.cases import lifecycle, rules
@@ -31,7 +32,7 @@ from yibao.cases.lifecycle import Action, ActorRef, CaseSnapshot, Command, State
 from yibao.cases.models import Case, CaseEvent
 from yibao.catalog.service import ServiceInfo
 from yibao.config import Settings
-from yibao.db import Database
+from yibao.db import Base, Database
 from yibao.people import rules as people
 from yibao.runtime import Reference, load_reference
 from yibao.stations.models import Station
@@ -99,23 +100,46 @@ _ITEM_WEIGHT = {
     "personal_account_withdrawal": 0.8,
     "complaint": 0.8,
 }
-_REIMBURSEMENTS = ("outpatient_reimbursement_small", "outpatient_reimbursement",
-                   "inpatient_reimbursement")
+_REIMBURSEMENTS = (
+    "outpatient_reimbursement_small",
+    "outpatient_reimbursement",
+    "inpatient_reimbursement",
+)
 _KIND_FACTOR: dict[str, dict[str, float]] = {
     # Hospital stations file treatment elsewhere on the spot and see inpatients and doctors.
-    "fixed": {"remote_care_filing": 3.0, "inpatient_reimbursement": 1.5,
-              "chronic_disease_recognition": 2.0, "employee_enrolment": 0.3,
-              "relationship_transfer": 0.5},
-    "bureau": {"employee_enrolment": 2.0, "relationship_transfer": 2.5,
-               "personal_account_withdrawal": 2.0, "maternity_benefits": 1.5, "complaint": 1.5},
+    "fixed": {
+        "remote_care_filing": 3.0,
+        "inpatient_reimbursement": 1.5,
+        "chronic_disease_recognition": 2.0,
+        "employee_enrolment": 0.3,
+        "relationship_transfer": 0.5,
+    },
+    "bureau": {
+        "employee_enrolment": 2.0,
+        "relationship_transfer": 2.5,
+        "personal_account_withdrawal": 2.0,
+        "maternity_benefits": 1.5,
+        "complaint": 1.5,
+    },
     "town": {"medical_assistance": 2.5, "employee_enrolment": 1.2},
-    "village": {"resident_enrolment": 1.5, "policy_consultation": 1.3,
-                "insurance_certificate": 1.2, "employee_enrolment": 0.2,
-                "maternity_benefits": 0.3, "relationship_transfer": 0.5},
-    "mobile": {"resident_enrolment": 1.6, "policy_consultation": 1.4,
-               "insurance_certificate": 1.2, "employee_enrolment": 0.2,
-               "maternity_benefits": 0.3, "relationship_transfer": 0.5,
-               "outpatient_reimbursement": 0.7, "inpatient_reimbursement": 0.7},
+    "village": {
+        "resident_enrolment": 1.5,
+        "policy_consultation": 1.3,
+        "insurance_certificate": 1.2,
+        "employee_enrolment": 0.2,
+        "maternity_benefits": 0.3,
+        "relationship_transfer": 0.5,
+    },
+    "mobile": {
+        "resident_enrolment": 1.6,
+        "policy_consultation": 1.4,
+        "insurance_certificate": 1.2,
+        "employee_enrolment": 0.2,
+        "maternity_benefits": 0.3,
+        "relationship_transfer": 0.5,
+        "outpatient_reimbursement": 0.7,
+        "inpatient_reimbursement": 0.7,
+    },
 }
 # Supervision leads come from the checkpoint inside hospitals, never from the hall.
 _ONLY_AT = {"supervision_lead": frozenset({"fixed"})}
@@ -132,14 +156,53 @@ _BUREAU_REMOTE = {
 # --- synthetic people -------------------------------------------------------------------------
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林谢唐邓冯曾彭蒋袁廖雷钟谭田熊邱"
-_GIVEN_M = ("建国", "志强", "国华", "德明", "伟", "军", "勇", "明", "杰", "海波", "小龙",
-            "文斌", "家俊", "宇航", "子豪", "浩然", "光荣", "世平", "大伟", "永福")
-_GIVEN_F = ("秀英", "桂芳", "淑珍", "玉兰", "丽", "静", "敏", "燕", "红梅", "小琴", "婷婷",
-            "欣怡", "雨涵", "思琪", "佳怡", "素华", "春兰", "晓梅", "德芬", "金凤")
+_GIVEN_M = (
+    "建国",
+    "志强",
+    "国华",
+    "德明",
+    "伟",
+    "军",
+    "勇",
+    "明",
+    "杰",
+    "海波",
+    "小龙",
+    "文斌",
+    "家俊",
+    "宇航",
+    "子豪",
+    "浩然",
+    "光荣",
+    "世平",
+    "大伟",
+    "永福",
+)
+_GIVEN_F = (
+    "秀英",
+    "桂芳",
+    "淑珍",
+    "玉兰",
+    "丽",
+    "静",
+    "敏",
+    "燕",
+    "红梅",
+    "小琴",
+    "婷婷",
+    "欣怡",
+    "雨涵",
+    "思琪",
+    "佳怡",
+    "素华",
+    "春兰",
+    "晓梅",
+    "德芬",
+    "金凤",
+)
 # Neighbouring districts of Chongqing whose people also use Yongchuan's stations.
 _NEARBY_REGIONS = ("500116", "500151", "500152", "500153", "500120", "500106")
-_PHONE_PREFIXES = (*range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159,
-                   *range(180, 190))
+_PHONE_PREFIXES = (*range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159, *range(180, 190))
 
 # --- reasons and notes ------------------------------------------------------------------------
 
@@ -234,9 +297,7 @@ def visit_days(
     d = first
     while d <= last:
         wd = d.weekday()
-        if wd in weekdays and calendar.is_working_day(d):
-            out.append(d)
-        elif (
+        if (wd in weekdays and calendar.is_working_day(d)) or (
             saturday_phase is not None
             and d.isocalendar().week % 4 == saturday_phase
             and _ordinary_saturday(d, calendar)
@@ -268,8 +329,17 @@ class _Stop(Exception):
 class _Run:
     """One case played through the lifecycle; its columns are only what ``decide`` returned."""
 
-    def __init__(self, gen: _Generator, *, station: str, service: ServiceInfo, due: date,
-                 due_estimated: bool, received: list[str], started: datetime) -> None:
+    def __init__(
+        self,
+        gen: _Generator,
+        *,
+        station: str,
+        service: ServiceInfo,
+        due: date,
+        due_estimated: bool,
+        received: list[str],
+        started: datetime,
+    ) -> None:
         self.gen = gen
         self.service = service
         self.intake_station = station
@@ -311,14 +381,23 @@ class _Run:
             complete_kinds=self.service.complete_kinds,
         )
 
-    def step(self, action: Action, day: date, staff: _Staff, *, reason: str | None = None,
-             missing: Sequence[str] = (), to_unit: str | None = None) -> None:
+    def step(
+        self,
+        action: Action,
+        day: date,
+        staff: _Staff,
+        *,
+        reason: str | None = None,
+        missing: Sequence[str] = (),
+        to_unit: str | None = None,
+    ) -> None:
         if day >= self.gen.today:
             raise _Stop
         decision = lifecycle.decide(
             self.snapshot(),
-            Command(action=action, reason=reason, missing_materials=tuple(missing),
-                    to_unit=to_unit),
+            Command(
+                action=action, reason=reason, missing_materials=tuple(missing), to_unit=to_unit
+            ),
             staff.ref,
             today=day,
             calendar=self.gen.calendar,
@@ -328,16 +407,31 @@ class _Run:
         self.day = day
         self.cols.update(decision.changes)
         self.cols["state"] = decision.to_state
-        self.events.append(self.gen.event_row(
-            staff, self.at, action.value, decision.from_state.value, decision.to_state.value,
-            decision.reason, decision.detail,
-        ))
+        self.events.append(
+            self.gen.event_row(
+                staff,
+                self.at,
+                action.value,
+                decision.from_state.value,
+                decision.to_state.value,
+                decision.reason,
+                decision.detail,
+            )
+        )
 
 
 class _Generator:
-    def __init__(self, *, agency: str, ref: Reference, stations: list[Station],
-                 staff: dict[str, list[tuple[_Staff, float]]], rng: random.Random, today: date,
-                 seed: int) -> None:
+    def __init__(
+        self,
+        *,
+        agency: str,
+        ref: Reference,
+        stations: list[Station],
+        staff: dict[str, list[tuple[_Staff, float]]],
+        rng: random.Random,
+        today: date,
+        seed: int,
+    ) -> None:
         self.agency = agency
         self.ref = ref
         self.calendar = ref.calendar
@@ -352,8 +446,9 @@ class _Generator:
         self.bureau = bureau
         # Visits run past today so that "the next visit" of a pending case is always defined.
         self.visits = {
-            s.code: visit_days(s.code, self.first, today + timedelta(days=60), self.calendar,
-                               seed=seed)
+            s.code: visit_days(
+                s.code, self.first, today + timedelta(days=60), self.calendar, seed=seed
+            )
             for s in stations
             if s.kind == "mobile"
         }
@@ -376,7 +471,9 @@ class _Generator:
     def moment(self, day: date, unit: str, *, after: datetime | None) -> datetime:
         """A plausible local time for a step at ``unit`` on ``day``, after the previous one."""
         if after is not None and after.date() == day:
-            nxt = after + timedelta(minutes=self.rng.randint(2, 35), seconds=self.rng.randint(0, 59))
+            nxt = after + timedelta(
+                minutes=self.rng.randint(2, 35), seconds=self.rng.randint(0, 59)
+            )
             # Past closing the clerk finishes in a minute rather than spilling into the evening.
             if nxt.time() > time(17, 50):
                 nxt = after + timedelta(seconds=self.rng.randint(20, 90))
@@ -430,8 +527,16 @@ class _Generator:
             found = self._initials[name] = people.name_initials(name)
         return found
 
-    def event_row(self, staff: _Staff, at: datetime, action: str, from_state: str | None,
-                  to_state: str, reason: str | None, detail: dict[str, Any]) -> dict[str, Any]:
+    def event_row(
+        self,
+        staff: _Staff,
+        at: datetime,
+        action: str,
+        from_state: str | None,
+        to_state: str,
+        reason: str | None,
+        detail: dict[str, Any],
+    ) -> dict[str, Any]:
         return {
             "agency": self.agency,
             "at": at.astimezone(UTC),
@@ -510,11 +615,14 @@ class _Generator:
             # Proof of living elsewhere or the signed commitment: either one will do.
             if r.random() < 0.08:
                 return ["id_card"], True
-            return ["id_card", "remote_care_proof" if r.random() < 0.55 else "commitment_letter"], False
-        if svc.code in ("insured_details_change", "personal_account_withdrawal"):
-            # The extra paper is needed only for some changes (name, ID) or for an heir.
-            if r.random() < 0.55:
-                return ["id_card"], False
+            return [
+                "id_card",
+                "remote_care_proof" if r.random() < 0.55 else "commitment_letter",
+            ], False
+        # The extra paper is needed only for some changes (name, ID) or for an heir.
+        optional_extra = svc.code in ("insured_details_change", "personal_account_withdrawal")
+        if optional_extra and r.random() < 0.55:
+            return ["id_card"], False
         others = [m for m in mats if m != "id_card"]
         p_missing = 0.18 if svc.code in _REIMBURSEMENTS else 0.10
         if not others or r.random() >= p_missing:
@@ -522,8 +630,9 @@ class _Generator:
         drop = set(r.sample(others, r.randint(1, min(2, len(others)))))
         return [m for m in mats if m not in drop], True
 
-    def case(self, day: date, station: str, used: set[str]) -> tuple[dict[str, Any],
-                                                                      list[dict[str, Any]]]:
+    def case(
+        self, day: date, station: str, used: set[str]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         r = self.rng
         kind = self.kind(station)
         items, weights = self.item_table(kind)
@@ -534,17 +643,33 @@ class _Generator:
         due = rules.due_at_intake(self.calendar, day, limit)
         intake_staff = self.pick_staff(station)
         at = self.moment(day, station, after=None)
-        run = _Run(self, station=station, service=svc, due=due.date, due_estimated=due.estimated,
-                   received=received, started=at)
-        run.events.append(self.event_row(
-            intake_staff, at, "intake", None, State.RECEIVED.value, None,
-            {"station": station, "channel": channel, "due_date": due.date.isoformat(),
-             "captured_at": at.astimezone(UTC).isoformat()},
-        ))
-        try:
+        run = _Run(
+            self,
+            station=station,
+            service=svc,
+            due=due.date,
+            due_estimated=due.estimated,
+            received=received,
+            started=at,
+        )
+        run.events.append(
+            self.event_row(
+                intake_staff,
+                at,
+                "intake",
+                None,
+                State.RECEIVED.value,
+                None,
+                {
+                    "station": station,
+                    "channel": channel,
+                    "due_date": due.date.isoformat(),
+                    "captured_at": at.astimezone(UTC).isoformat(),
+                },
+            )
+        )
+        with contextlib.suppress(_Stop):
             self.play(run, limit=limit, short=short, intake_staff=intake_staff)
-        except _Stop:
-            pass
 
         case_id = uuid.UUID(int=r.getrandbits(128), version=4)
         while True:
@@ -600,8 +725,8 @@ class _Generator:
         instant = limit == 0
         must_forward = self.kind(station) not in svc.complete_kinds
         fate = r.random()
-        withdraw = fate < 0.025
-        reject = 0.025 <= fate < 0.05
+        withdraw = fate < 0.02
+        reject = 0.02 <= fate < 0.04
 
         # Not eligible at all: the window says so at once.
         if reject and r.random() < 0.3:
@@ -625,8 +750,12 @@ class _Generator:
             take_day = self.later(self.bureau, forwarded_on, wait)
             if withdraw and r.random() < 0.3:
                 # The station where the person applied withdraws it on their behalf.
-                run.step(Action.WITHDRAW, take_day, self.pick_staff(station),
-                         reason=r.choice(_WITHDRAW_REASONS))
+                run.step(
+                    Action.WITHDRAW,
+                    take_day,
+                    self.pick_staff(station),
+                    reason=r.choice(_WITHDRAW_REASONS),
+                )
                 return
             run.step(Action.TAKE, take_day, self.handler(self.bureau))
             if run.outstanding and short:
@@ -654,8 +783,12 @@ class _Generator:
         if run.state is State.RECEIVED and r.random() < 0.4:
             run.step(Action.START, run.day, staff)
             if r.random() < 0.5:
-                run.step(Action.REQUEST_MATERIALS, self.later(unit, run.day, 1), staff,
-                         missing=run.outstanding)
+                run.step(
+                    Action.REQUEST_MATERIALS,
+                    self.later(unit, run.day, 1),
+                    staff,
+                    missing=run.outstanding,
+                )
             else:
                 run.step(Action.REQUEST_MATERIALS, run.day, staff, missing=run.outstanding)
         else:
@@ -679,7 +812,7 @@ class _Generator:
         due: date = run.cols["due_date"]
         if limit == 0:
             target = run.day if r.random() < 0.93 else self.later(unit, run.day, 1)
-        elif r.random() < 0.09:
+        elif r.random() < 0.07:
             target = self.calendar.add_working_days(due, r.randint(1, 5)).date
         else:
             slack = r.randint(0, max(0, round(limit * 0.4)))
@@ -700,8 +833,9 @@ def _ensure_users(session: Session, agency: str) -> dict[str, User]:
     """Create the demo logins that are missing; return every demo user by name."""
     names = [u for u, _, _ in DEMO_USERS]
     existing = set(
-        session.scalars(select(User.username).where(User.agency == agency,
-                                                    User.username.in_(names)))
+        session.scalars(
+            select(User.username).where(User.agency == agency, User.username.in_(names))
+        )
     )
     missing = [u for u in DEMO_USERS if u[0] not in existing]
     if not missing:
@@ -716,17 +850,25 @@ def _ensure_users(session: Session, agency: str) -> dict[str, User]:
 
     with mock.patch.object(accounts_service, "hash_password", hash_once):
         for username, role, station in missing:
-            create_user(session, agency=agency, username=username, role=role,
-                        password=DEMO_PASSWORD, station=station,
-                        display_name=_DISPLAY_NAMES.get(username, ""), by="demo")
+            create_user(
+                session,
+                agency=agency,
+                username=username,
+                role=role,
+                password=DEMO_PASSWORD,
+                station=station,
+                display_name=_DISPLAY_NAMES.get(username, ""),
+                by="demo",
+            )
     return _demo_users(session, agency, names)
 
 
 def _demo_users(session: Session, agency: str, names: list[str]) -> dict[str, User]:
     return {
         u.username: u
-        for u in session.scalars(select(User).where(User.agency == agency,
-                                                    User.username.in_(names)))
+        for u in session.scalars(
+            select(User).where(User.agency == agency, User.username.in_(names))
+        )
     }
 
 
@@ -744,8 +886,9 @@ def _staff_table(
         table.setdefault(user.station_code, []).append((staff, weight))
     for s in stations:
         if s.code not in table:
-            table[s.code] = [(_Staff(s.master or f"{s.code}站长", "station_master", s.code, None),
-                              1.0)]
+            table[s.code] = [
+                (_Staff(s.master or f"{s.code}站长", "station_master", s.code, None), 1.0)
+            ]
     return table
 
 
@@ -762,9 +905,15 @@ def generate(
             users = _ensure_users(session, settings.agency)
             ref = load_reference(session, settings.agency)
             stations = list_stations(session, agency=settings.agency)
-            gen = _Generator(agency=settings.agency, ref=ref, stations=stations,
-                             staff=_staff_table(stations, users), rng=rng, today=today,
-                             seed=seed)
+            gen = _Generator(
+                agency=settings.agency,
+                ref=ref,
+                stations=stations,
+                staff=_staff_table(stations, users),
+                rng=rng,
+                today=today,
+                seed=seed,
+            )
             used = set(session.scalars(select(Case.case_no).where(Case.agency == settings.agency)))
             slots, weights = gen.slots()
             if not slots or cases <= 0:
@@ -780,8 +929,9 @@ def generate(
                 event_rows.extend(events)
             case_rows.sort(key=lambda c: (c["received_at"], c["case_no"]))
             # Core executemany: the ORM bulk path emits one statement per row here.
-            session.execute(insert(Case.__table__), case_rows)
-            session.execute(insert(CaseEvent.__table__), event_rows)
+            tables = Base.metadata.tables
+            session.execute(insert(tables[Case.__tablename__]), case_rows)
+            session.execute(insert(tables[CaseEvent.__tablename__]), event_rows)
             uow.commit()
     finally:
         db.dispose()

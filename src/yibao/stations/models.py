@@ -44,8 +44,9 @@ class Station(Base):
     __tablename__ = "stations"
     __table_args__ = (
         UniqueConstraint("agency", "code"),
-        ForeignKeyConstraint(["agency", "town_code", "town_release"],
-                             ["towns.agency", "towns.code", "towns.release"]),
+        ForeignKeyConstraint(
+            ["agency", "town_code", "town_release"], ["towns.agency", "towns.code", "towns.release"]
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

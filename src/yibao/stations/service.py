@@ -36,7 +36,9 @@ def load_network(session: Session, *, agency: str) -> dict[str, int]:
     session.flush()
     own = next((a for a in agencies if a["code"] == agency), None)
     if own is None:
-        raise ValueError(f"unknown agency {agency}; known: {', '.join(a['code'] for a in agencies)}")
+        raise ValueError(
+            f"unknown agency {agency}; known: {', '.join(a['code'] for a in agencies)}"
+        )
     network = _data(f"{agency}.yaml") or {
         "towns": [],
         "stations": [{"code": "BUREAU", "name": f"{own['name_zh']}服务大厅", "kind": "bureau"}],
@@ -47,21 +49,21 @@ def load_network(session: Session, *, agency: str) -> dict[str, int]:
     }
     for t in network["towns"]:
         rel = str(t.get("release", release))
-        row = towns.get((t["code"], rel)) or Town(agency=agency, code=t["code"], release=rel)
-        row.name, row.kind = t["name"], t["kind"]
-        row.distance_km, row.travel_minutes = t.get("distance_km"), t.get("travel_minutes")
-        session.add(row)
+        town = towns.get((t["code"], rel)) or Town(agency=agency, code=t["code"], release=rel)
+        town.name, town.kind = t["name"], t["kind"]
+        town.distance_km, town.travel_minutes = t.get("distance_km"), t.get("travel_minutes")
+        session.add(town)
     session.flush()
     stations = {s.code: s for s in session.scalars(select(Station).where(Station.agency == agency))}
     for s in network["stations"]:
-        row = stations.get(s["code"]) or Station(agency=agency, code=s["code"])
-        row.name, row.kind = s["name"], s["kind"]
-        row.town_code = s.get("town")
-        row.town_release = release if row.town_code else None
-        row.master, row.address = s.get("master"), s.get("address")
-        row.villages = list(s.get("villages") or [])
-        row.active = True
-        session.add(row)
+        st = stations.get(s["code"]) or Station(agency=agency, code=s["code"])
+        st.name, st.kind = s["name"], s["kind"]
+        st.town_code = s.get("town")
+        st.town_release = release if st.town_code else None
+        st.master, st.address = s.get("master"), s.get("address")
+        st.villages = list(s.get("villages") or [])
+        st.active = True
+        session.add(st)
     session.flush()
     return {"towns": len(network["towns"]), "stations": len(network["stations"])}
 
