@@ -232,6 +232,8 @@ _REJECT_REASONS: dict[str, tuple[str, ...]] = {
     ),
     "resident_enrolment": ("申请人本年度已在其他统筹区参加基本医疗保险，不能重复参保",),
     "employee_enrolment": ("用人单位尚未办理医保单位参保登记",),
+    "complaint": ("投诉事项属卫生健康部门职责，已告知申请人向其反映",),
+    "supervision_lead": ("线索内容不具体，无法核查", "经核查与已办结线索重复"),
 }
 _REJECT_DEFAULT = ("申请事项不属于本机构受理范围", "申请人身份信息与公安人口信息不一致")
 _REJECT_UNSUPPLIED = "申请人逾期未补正材料，依规不予受理"
@@ -724,7 +726,8 @@ class _Generator:
         day0 = run.day
         instant = limit == 0
         must_forward = self.kind(station) not in svc.complete_kinds
-        fate = r.random()
+        # A consultation is answered on the spot; there is nothing to refuse or take back.
+        fate = r.random() if svc.code != "policy_consultation" else 1.0
         withdraw = fate < 0.02
         reject = 0.02 <= fate < 0.04
 
@@ -796,7 +799,8 @@ class _Generator:
         asked = run.day
         if r.random() < 0.12:
             # Never brought: after a month the case is closed one way or the other.
-            give_up = self.later(unit, asked, r.randint(20, 30))
+            month = self.calendar.add_working_days(asked, r.randint(20, 30)).date
+            give_up = self.later(unit, month, 0)
             if r.random() < 0.5:
                 run.step(Action.REJECT, give_up, self.handler(unit), reason=_REJECT_UNSUPPLIED)
             else:
