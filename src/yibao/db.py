@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -64,10 +65,17 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys, a busy timeout and a writer queue.
+
+    Statement parameters are never put into error messages or logs: they hold ID numbers.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
+        # SQLite has one writer at a time. Writers of this process queue on a lock, in order,
+        # instead of polling in SQLite's busy handler (whose back-off makes a long tail).
+        writer = threading.Lock()
 
         @sa_event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -82,13 +90,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @sa_event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # A writing unit of work takes the write lock up front, so concurrent writers
-            # queue on busy_timeout instead of failing on a lock upgrade mid-transaction.
+            # A writing unit of work takes the write lock up front, so it never fails on a
+            # lock upgrade halfway through; readers begin deferred and never wait.
             if conn.get_execution_options().get("sqlite_immediate"):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                writer.acquire()
+                conn.info["holds_writer"] = True
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                except BaseException:
+                    _release(conn)
+                    raise
             else:
                 conn.exec_driver_sql("BEGIN")
 
+        def _release(conn: Any) -> None:
+            if conn.info.pop("holds_writer", False):
+                writer.release()
+
+        sa_event.listen(engine, "commit", _release)
+        sa_event.listen(engine, "rollback", _release)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
@@ -97,7 +117,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class UnitOfWork:
-    """Owns one session and one transaction; ``commit`` is the only way to persist."""
+    """Owns one session and its transaction; ``commit`` is the only way to persist.
+
+    The transaction begins with the first statement (as a writer: BEGIN IMMEDIATE on SQLite)
+    and ends at ``commit`` or ``rollback``; a later statement begins a new one.
+    """
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
@@ -105,8 +129,6 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
-        # Start the transaction as a writer (BEGIN IMMEDIATE on SQLite; a no-op elsewhere).
-        self.session.connection(execution_options={"sqlite_immediate": True})
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -123,20 +145,22 @@ class UnitOfWork:
 
 
 class Database:
-    """An engine and its session factory; one per process and URL."""
+    """An engine and its session factories (readers and writers); one per process and URL."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        writer_engine = self.engine.execution_options(sqlite_immediate=True)
+        self.write_sessions = sessionmaker(writer_engine, expire_on_commit=False)
 
     def uow(self) -> UnitOfWork:
-        """A new unit of work."""
-        return UnitOfWork(self.sessions)
+        """A new writing unit of work."""
+        return UnitOfWork(self.write_sessions)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A read-mostly session, closed on exit."""
+        """A read session, closed on exit."""
         with self.sessions() as s:
             yield s
 

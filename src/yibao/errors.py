@@ -12,6 +12,7 @@ class FieldError:
 
     field: str
     message: str
+    message_zh: str = ""  # shown in the Chinese UI; the API sends it as ``message_zh``
 
 
 class DomainError(Exception):
@@ -37,9 +38,9 @@ class ValidationFailed(DomainError):
         self.errors = errors
 
     @classmethod
-    def single(cls, field: str, message: str) -> ValidationFailed:
+    def single(cls, field: str, message: str, message_zh: str = "") -> ValidationFailed:
         """A validation error for one field."""
-        return cls([FieldError(field, message)])
+        return cls([FieldError(field, message, message_zh)])
 
 
 class NotFound(DomainError):

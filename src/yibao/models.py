@@ -1,6 +1,6 @@
 """Every mapped class, imported once so that ``Base.metadata`` knows all tables."""
 
-from yibao.accounts.models import User
+from yibao.accounts.models import User, WebSession
 from yibao.audit.models import AuditRecord
 from yibao.calendar.models import CalendarDay, CalendarYear
 from yibao.cases.models import Case, CaseEvent, IdempotencyRecord
@@ -22,4 +22,5 @@ __all__ = [
     "Station",
     "Town",
     "User",
+    "WebSession",
 ]

@@ -173,3 +173,16 @@ def test_legacy_15_digit_id_is_widened(client: TestClient, login) -> None:
     r = client.post("/api/v1/cases", json=body, headers=login("clerk_f01"))
     assert r.status_code == 201, r.text
     assert r.json()["applicant"]["id_number"].startswith("500118********")
+
+
+def test_case_number_clash_is_retried(client: TestClient, login, clean: Node, monkeypatch) -> None:
+    from yibao.cases import service
+
+    numbers = iter(["202609290000001", "202609290000001", "202609290000002"])
+    monkeypatch.setattr(service, "_new_case_no", lambda _d: next(numbers))
+    h = login("clerk_f01")
+    first = client.post("/api/v1/cases", json=intake_body(), headers=h)
+    second = client.post("/api/v1/cases", json=intake_body(), headers=h)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.json()["case_no"] == "202609290000002"
+    assert count_cases(clean) == (2, 2)

@@ -37,4 +37,6 @@ def decode_cursor(cursor: str, secret: str) -> tuple[datetime, uuid.UUID]:
             raise ValueError("naive time")
         return moment, uuid.UUID(ident)
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise ValidationFailed.single("cursor", "invalid or tampered page cursor") from None
+        raise ValidationFailed.single(
+            "cursor", "invalid or tampered page cursor", "分页参数无效"
+        ) from None

@@ -184,7 +184,9 @@ def decide(
 
     reason = (command.reason or "").strip() or None
     if action in NEEDS_REASON and reason is None:
-        raise ValidationFailed.single("reason", "a reason is required for this action")
+        raise ValidationFailed.single(
+            "reason", "a reason is required for this action", "请填写原因"
+        )
 
     changes: dict[str, Any] = {}
     detail: dict[str, Any] = {}
@@ -234,7 +236,11 @@ def _check_missing(snapshot: CaseSnapshot, requested: tuple[str, ...]) -> tuple[
     for i, code in enumerate(requested):
         if code not in snapshot.materials:
             errors.append(
-                FieldError(f"missing_materials[{i}]", f"'{code}' is not a material of this item")
+                FieldError(
+                    f"missing_materials[{i}]",
+                    f"'{code}' is not a material of this item",
+                    "不是该事项的材料",
+                )
             )
         elif code not in seen:
             seen.append(code)
@@ -242,10 +248,14 @@ def _check_missing(snapshot: CaseSnapshot, requested: tuple[str, ...]) -> tuple[
         raise ValidationFailed(errors)
     outstanding = [m for m in snapshot.materials if m not in snapshot.received]
     if not outstanding and not seen:
-        raise ValidationFailed.single("missing_materials", "this item has no outstanding materials")
+        raise ValidationFailed.single(
+            "missing_materials", "this item has no outstanding materials", "该事项没有待补的材料"
+        )
     if not seen:
         raise ValidationFailed.single(
-            "missing_materials", "list every missing material at once (一次性告知)"
+            "missing_materials",
+            "list every missing material at once (一次性告知)",
+            "请一次性列出全部缺少的材料",
         )
     left_out = [m for m in outstanding if m not in seen]
     if left_out:
@@ -253,6 +263,7 @@ def _check_missing(snapshot: CaseSnapshot, requested: tuple[str, ...]) -> tuple[
             "missing_materials",
             "list every missing material at once (一次性告知); also outstanding: "
             + ", ".join(left_out),
+            "须一次性告知全部缺少的材料，还缺：" + "、".join(left_out),
         )
     return tuple(seen)
 
@@ -261,12 +272,16 @@ def _check_forward_target(
     snapshot: CaseSnapshot, to_unit: str | None, unit_kinds: Mapping[str, str]
 ) -> str:
     if not to_unit or not to_unit.strip():
-        raise ValidationFailed.single("to_unit", "a target unit is required")
+        raise ValidationFailed.single("to_unit", "a target unit is required", "请选择转办单位")
     code = normalize_unit(to_unit, unit_kinds)
     if code is None:
-        raise ValidationFailed.single("to_unit", f"unknown unit '{to_unit.strip()}'")
+        raise ValidationFailed.single(
+            "to_unit", f"unknown unit '{to_unit.strip()}'", "转办单位不存在"
+        )
     if code == snapshot.unit:
-        raise ValidationFailed.single("to_unit", "the case is already at this unit")
+        raise ValidationFailed.single(
+            "to_unit", "the case is already at this unit", "办件已在该单位"
+        )
     return code
 
 

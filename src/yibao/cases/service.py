@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -98,6 +99,7 @@ def intake(
         intake_date = runtime.local_date(captured)
         due = rules.due_at_intake(ref.calendar, intake_date, checked["limit"])
         case = Case(
+            id=uuid.uuid4(),
             agency=actor.agency,
             case_no=_new_case_no(intake_date),
             service_code=request.service_code,
@@ -122,7 +124,6 @@ def intake(
             updated_at=now,
         )
         session.add(case)
-        session.flush()
         session.add(
             _event(
                 case,
@@ -178,46 +179,80 @@ def _check_intake(ref: Reference, actor: Actor, request: IntakeIn, now: datetime
     out: dict[str, Any] = {}
     service = ref.services.get(request.service_code)
     if service is None:
-        errors.append(FieldError("service_code", f"unknown service '{request.service_code}'"))
+        errors.append(
+            FieldError(
+                "service_code", f"unknown service '{request.service_code}'", "未知的服务事项"
+            )
+        )
     station = request.station_code.upper()
     kind = ref.units.get(station)
     if kind is None:
-        errors.append(FieldError("station_code", f"unknown station '{request.station_code}'"))
+        errors.append(
+            FieldError("station_code", f"unknown station '{request.station_code}'", "未知的服务站")
+        )
     elif station != actor.unit:
-        errors.append(FieldError("station_code", "you can only take cases at your own station"))
+        errors.append(
+            FieldError(
+                "station_code",
+                "you can only take cases at your own station",
+                "只能在本人所在服务站受理",
+            )
+        )
     elif service is not None and kind not in service.accept_kinds:
         errors.append(
-            FieldError("service_code", f"a {kind} station may not accept '{service.code}'")
+            FieldError(
+                "service_code",
+                f"a {kind} station may not accept '{service.code}'",
+                "本服务站不能受理该事项",
+            )
         )
     if request.channel not in CHANNELS:
-        errors.append(FieldError("channel", f"unknown channel; one of {', '.join(CHANNELS)}"))
+        errors.append(
+            FieldError(
+                "channel", f"unknown channel; one of {', '.join(CHANNELS)}", "未知的受理渠道"
+            )
+        )
     try:
         out["id"] = people.parse_id_number(request.applicant.id_number, today=now.date())
     except people.InvalidInput as exc:
-        errors.append(FieldError("applicant.id_number", exc.message))
+        errors.append(FieldError("applicant.id_number", exc.message, exc.message_zh))
     try:
         out["name"] = people.normalize_name(request.applicant.name)
     except people.InvalidInput as exc:
-        errors.append(FieldError("applicant.name", exc.message))
+        errors.append(FieldError("applicant.name", exc.message, exc.message_zh))
     try:
         out["phone"] = people.normalize_phone(request.applicant.phone)
     except people.InvalidInput as exc:
-        errors.append(FieldError("applicant.phone", exc.message))
+        errors.append(FieldError("applicant.phone", exc.message, exc.message_zh))
     materials: list[str] = []
     for i, code in enumerate(request.materials):
         if service is not None and code not in service.materials:
-            errors.append(FieldError(f"materials[{i}]", f"'{code}' is not a material of this item"))
+            errors.append(
+                FieldError(
+                    f"materials[{i}]",
+                    f"'{code}' is not a material of this item",
+                    "不是该事项的材料",
+                )
+            )
         elif code not in materials:
             materials.append(code)
     out["materials"] = materials
     captured = request.captured_at
     if captured is not None:
         if captured.tzinfo is None:
-            errors.append(FieldError("captured_at", "give a time zone, e.g. +08:00"))
+            errors.append(
+                FieldError("captured_at", "give a time zone, e.g. +08:00", "请带时区，如 +08:00")
+            )
         elif captured > now + CLOCK_SKEW:
-            errors.append(FieldError("captured_at", "capture time is in the future"))
+            errors.append(
+                FieldError("captured_at", "capture time is in the future", "采集时间不能晚于现在")
+            )
         elif captured < now - MAX_BACKDATE:
-            errors.append(FieldError("captured_at", "capture time is more than 90 days ago"))
+            errors.append(
+                FieldError(
+                    "captured_at", "capture time is more than 90 days ago", "采集时间不能早于90天前"
+                )
+            )
     if errors:
         raise ValidationFailed(errors)
     assert service is not None
@@ -234,7 +269,9 @@ def _check_key(key: str | None) -> str | None:
         return None
     key = key.strip()
     if not key or len(key) > 200 or not key.isprintable():
-        raise ValidationFailed.single("Idempotency-Key", "1–200 printable characters")
+        raise ValidationFailed.single(
+            "Idempotency-Key", "1–200 printable characters", "幂等键须为1–200个可打印字符"
+        )
     return key
 
 
@@ -255,7 +292,9 @@ def _replay(session: Session, actor: Actor, key: str, digest: str) -> Case | Non
         return None
     if record.request_hash != digest:
         raise ValidationFailed.single(
-            "Idempotency-Key", "this key was already used with a different request body"
+            "Idempotency-Key",
+            "this key was already used with a different request body",
+            "该幂等键已用于另一份不同的请求",
         )
     return session.get(Case, record.case_id)
 
@@ -321,7 +360,7 @@ def act(
         action = Action(request.action)
     except ValueError:
         raise ValidationFailed.single(
-            "action", f"unknown action; one of {', '.join(a.value for a in Action)}"
+            "action", f"unknown action; one of {', '.join(a.value for a in Action)}", "未知的操作"
         ) from None
     if request.version != case.version:
         raise Conflict(
@@ -346,9 +385,7 @@ def act(
     )
     now = runtime.now()
     # Read before the first change, so no autoflush sends the UPDATE ahead of the commit below.
-    last_seq = session.scalar(
-        select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)
-    )
+    last_seq = session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id))
     for column, value in decision.changes.items():
         setattr(case, column, value)
     case.state = decision.to_state.value
@@ -501,18 +538,20 @@ def _check_filters(ref: Reference, f: CaseFilter) -> None:
     errors: list[FieldError] = []
     for s in f.states:
         if s not in {x.value for x in State}:
-            errors.append(FieldError("state", f"unknown state '{s}'"))
+            errors.append(FieldError("state", f"unknown state '{s}'", "未知的状态"))
     if f.station and f.station.upper() not in ref.units:
-        errors.append(FieldError("station", f"unknown station '{f.station}'"))
+        errors.append(FieldError("station", f"unknown station '{f.station}'", "未知的服务站"))
     if f.service and f.service not in ref.services:
-        errors.append(FieldError("service", f"unknown service '{f.service}'"))
+        errors.append(FieldError("service", f"unknown service '{f.service}'", "未知的服务事项"))
     if f.date_from and f.date_to and f.date_from > f.date_to:
-        errors.append(FieldError("date_to", "date_to is before date_from"))
+        errors.append(FieldError("date_to", "date_to is before date_from", "结束日期早于开始日期"))
     if f.id_tail is not None and not (
         len(f.id_tail) == 4
         and f.id_tail[:3].isdigit()
         and (f.id_tail[3].isdigit() or f.id_tail[3] in "xX")
     ):
-        errors.append(FieldError("id_tail", "the last 4 characters of an ID number"))
+        errors.append(
+            FieldError("id_tail", "the last 4 characters of an ID number", "请输入身份证号后4位")
+        )
     if errors:
         raise ValidationFailed(errors)

@@ -28,8 +28,9 @@ from yibao.accounts.models import User
 from yibao.accounts.service import create_user
 from yibao.calendar.rules import WorkCalendar
 from yibao.cases import lifecycle, rules
-from yibao.cases.lifecycle import Action, ActorRef, CaseSnapshot, Command, State
+from yibao.cases.lifecycle import OPEN, Action, ActorRef, CaseSnapshot, Command, State
 from yibao.cases.models import Case, CaseEvent
+from yibao.cases.service import RUNNING
 from yibao.catalog.service import ServiceInfo
 from yibao.config import Settings
 from yibao.db import Base, Database
@@ -41,6 +42,8 @@ from yibao.stations.service import list_stations
 DEMO_PASSWORD = "yibao-demo-2026"
 DEFAULT_SEED = 20261129
 WINDOW_DAYS = 120
+# Share of open cases shown overdue: a network that is mostly on time, with a visible red tail.
+OVERDUE_SHARE = 0.065
 TZ = ZoneInfo("Asia/Shanghai")
 
 DEMO_USERS: list[tuple[str, str, str | None]] = [
@@ -314,6 +317,8 @@ def visit_days(
 
 @dataclass(frozen=True)
 class _Staff:
+    """Someone who acts on cases at one unit; ``user_id`` is None for a station without a login."""
+
     name: str
     role: str
     unit: str
@@ -337,14 +342,19 @@ class _Run:
         *,
         station: str,
         service: ServiceInfo,
+        channel: str,
         due: date,
         due_estimated: bool,
         received: list[str],
         started: datetime,
+        intake_staff: _Staff,
     ) -> None:
         self.gen = gen
         self.service = service
+        self.channel = channel
         self.intake_station = station
+        self.intake_staff = intake_staff
+        self.received_at = started
         self.cols: dict[str, Any] = {
             "state": State.RECEIVED,
             "unit": station,
@@ -366,6 +376,13 @@ class _Run:
     @property
     def unit(self) -> str:
         return str(self.cols["unit"])
+
+    @property
+    def overdue(self) -> bool:
+        """Overdue today, as ``overdue_clause`` counts it (a paused case by its frozen days)."""
+        if self.state is State.MATERIALS_PENDING:
+            return int(self.cols["remaining_days"]) < 0
+        return self.state.value in RUNNING and self.cols["due_date"] < self.gen.today
 
     @property
     def outstanding(self) -> list[str]:
@@ -423,6 +440,12 @@ class _Run:
 
 
 class _Generator:
+    """The node's reference data, staff and itineraries; ``rng`` is the stream now drawn from.
+
+    Each case's story draws from a stream of its own, so that one case can be replayed alone;
+    identities (case numbers, applicants) come from the main stream, after every story is set.
+    """
+
     def __init__(
         self,
         *,
@@ -434,6 +457,7 @@ class _Generator:
         today: date,
         seed: int,
     ) -> None:
+        self.seed = seed
         self.agency = agency
         self.ref = ref
         self.calendar = ref.calendar
@@ -456,6 +480,7 @@ class _Generator:
         }
         self.villages = {s.code: list(s.villages or []) for s in stations}
         self._initials: dict[str, str] = {}
+        self._items = {kind: self.item_table(kind) for kind in sorted(set(ref.units.values()))}
 
     # ---- days and times
 
@@ -632,12 +657,11 @@ class _Generator:
         drop = set(r.sample(others, r.randint(1, min(2, len(others)))))
         return [m for m in mats if m not in drop], True
 
-    def case(
-        self, day: date, station: str, used: set[str]
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        r = self.rng
+    def story(self, index: int, day: date, station: str, *, late: bool | None = None) -> _Run:
+        """Case ``index``: its item and timeline, replayable alone from its own stream."""
+        self.rng = r = random.Random(f"{self.seed}:case:{index}")
         kind = self.kind(station)
-        items, weights = self.item_table(kind)
+        items, weights = self._items[kind]
         svc = r.choices(items, weights)[0]
         channel = self.channel(kind, svc.code)
         received, short = self.materials_at_intake(svc)
@@ -649,10 +673,12 @@ class _Generator:
             self,
             station=station,
             service=svc,
+            channel=channel,
             due=due.date,
             due_estimated=due.estimated,
             received=received,
             started=at,
+            intake_staff=intake_staff,
         )
         run.events.append(
             self.event_row(
@@ -671,8 +697,16 @@ class _Generator:
             )
         )
         with contextlib.suppress(_Stop):
-            self.play(run, limit=limit, short=short, intake_staff=intake_staff)
+            self.play(run, limit=limit, short=short, late=late)
+        return run
 
+    def row(
+        self, run: _Run, rng: random.Random, used: set[str]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The stored case and its events, with a synthetic applicant drawn from ``rng``."""
+        self.rng = r = rng
+        svc, station, at = run.service, run.intake_station, run.received_at
+        day = at.date()
         case_id = uuid.UUID(int=r.getrandbits(128), version=4)
         while True:
             case_no = f"{day:%Y%m%d}{r.randrange(10**7):07d}"
@@ -681,12 +715,11 @@ class _Generator:
                 break
         applicant, name, phone = self.applicant(svc.code)
         notes: list[str] = []
-        if kind == "mobile" and self.villages.get(station):
+        if self.kind(station) == "mobile" and self.villages.get(station):
             notes.append(f"流动服务点：{r.choice(self.villages[station])}")
         if svc.code in _NOTES:
             notes.append(r.choice(_NOTES[svc.code]))
-        for seq, ev in enumerate(run.events, start=1):
-            ev["case_id"], ev["seq"] = case_id, seq
+        events = [dict(ev, case_id=case_id, seq=seq) for seq, ev in enumerate(run.events, 1)]
         cols = run.cols
         row = {
             "id": case_id,
@@ -695,7 +728,7 @@ class _Generator:
             "service_code": svc.code,
             "intake_station": station,
             "unit": cols["unit"],
-            "channel": channel,
+            "channel": run.channel,
             "state": State(cols["state"]).value,
             "applicant_id_number": applicant.value,
             "applicant_id_tail": applicant.tail,
@@ -711,16 +744,17 @@ class _Generator:
             "due_estimated": bool(cols["due_estimated"]),
             "remaining_days": cols["remaining_days"],
             "closed_date": cols["closed_date"],
-            "created_by": intake_staff.user_id,
+            "created_by": run.intake_staff.user_id,
             "created_at": at.astimezone(UTC),
-            "updated_at": run.events[-1]["at"],
-            "version": len(run.events),
+            "updated_at": events[-1]["at"],
+            "version": len(events),
         }
-        return row, run.events
+        return row, events
 
-    def play(self, run: _Run, *, limit: int, short: bool, intake_staff: _Staff) -> None:
+    def play(self, run: _Run, *, limit: int, short: bool, late: bool | None) -> None:
         """The case's story after intake; raises ``_Stop`` where today cuts it off."""
         r = self.rng
+        intake_staff = run.intake_staff
         svc = run.service
         station = run.intake_station
         day0 = run.day
@@ -745,11 +779,17 @@ class _Generator:
                 run.step(Action.START, run.day, intake_staff)
             # Papers of a non-urgent item often go to the hall in the next day's batch; a mobile
             # team forwards from the laptop on the visit itself.
-            batch = 0 if instant or r.random() < 0.7 else 1
+            batch = 0 if instant or self.kind(station) == "mobile" or r.random() < 0.7 else 1
             forward_day = self.later(station, run.day, batch)
             run.step(Action.FORWARD, forward_day, self.pick_staff(station), to_unit="bureau")
             forwarded_on = run.day
-            wait = 0 if instant and r.random() < 0.85 else r.choices((0, 1, 2, 3), (3, 4, 2, 1))[0]
+            if self.kind(station) == "mobile" and not instant:
+                # The team's paper files reach the hall when it drives back, not at once.
+                wait = r.choices((1, 2, 3, 4, 5), (2, 3, 3, 2, 1))[0]
+            elif instant and r.random() < 0.85:
+                wait = 0
+            else:
+                wait = r.choices((0, 1, 2, 3), (3, 4, 2, 1))[0]
             take_day = self.later(self.bureau, forwarded_on, wait)
             if withdraw and r.random() < 0.3:
                 # The station where the person applied withdraws it on their behalf.
@@ -769,7 +809,7 @@ class _Generator:
             run.step(Action.START, start_day, self.handler(station))
 
         unit = run.unit
-        done_day = self.finish_day(run, limit)
+        done_day = self.finish_day(run, limit, late)
         staff = self.handler(unit)
         if withdraw:
             reason = _WITHDRAW_COMPLAINT if svc.code == "complaint" else r.choice(_WITHDRAW_REASONS)
@@ -809,14 +849,18 @@ class _Generator:
         back = self.later(unit, asked, r.choices((1, 2, 3, 5, 8), (3, 4, 3, 2, 1))[0])
         run.step(Action.SUPPLEMENT, back, self.pick_staff(unit))
 
-    def finish_day(self, run: _Run, limit: int) -> date:
+    def finish_day(self, run: _Run, limit: int, late: bool | None) -> date:
         """When the handling unit finishes: before the due date, a few of them late."""
         r = self.rng
         unit = run.unit
         due: date = run.cols["due_date"]
-        if limit == 0:
-            target = run.day if r.random() < 0.93 else self.later(unit, run.day, 1)
-        elif r.random() < 0.07:
+        runs_late = r.random() < 0.07 if late is None else late
+        if late and due < self.today:
+            # Chosen to be still open and overdue today: it is finished after today.
+            target = self.later(unit, self.today, r.randint(0, 3))
+        elif limit == 0:
+            target = self.later(unit, run.day, 1) if runs_late else run.day
+        elif runs_late:
             target = self.calendar.add_working_days(due, r.randint(1, 5)).date
         else:
             slack = r.randint(0, max(0, round(limit * 0.4)))
@@ -896,6 +940,51 @@ def _staff_table(
     return table
 
 
+def _tune_overdue(
+    gen: _Generator,
+    runs: list[_Run],
+    slots: list[tuple[date, str]],
+    picked: list[int],
+    rng: random.Random,
+) -> None:
+    """Bring the overdue share of open cases to about ``OVERDUE_SHARE`` by replaying a few.
+
+    Left to chance, a demo of a few hundred cases has a handful of open ones and the overdue
+    count swings between none and a third of them; replaying chosen cases with their lateness
+    fixed keeps the dashboards telling the same story at any size.
+    """
+    open_runs = [i for i, run in enumerate(runs) if run.state in OPEN]
+    target = max(1, round(OVERDUE_SHARE * len(open_runs))) if open_runs else 0
+    overdue = [i for i in open_runs if runs[i].overdue]
+    if len(overdue) > target:
+        rng.shuffle(overdue)
+        excess = len(overdue) - target
+        for i in overdue:
+            replay = gen.story(i, *slots[picked[i]], late=False)
+            if not replay.overdue:
+                runs[i] = replay
+                excess -= 1
+                if excess == 0:
+                    break
+    elif len(overdue) < target:
+        # Cases done lately, whose due date has passed: one of them might still be on a desk.
+        recent = gen.today - timedelta(days=21)
+        candidates = [
+            i
+            for i, run in enumerate(runs)
+            if run.state is State.COMPLETED and recent <= run.cols["due_date"] < gen.today
+        ]
+        rng.shuffle(candidates)
+        missing = target - len(overdue)
+        for i in candidates:
+            replay = gen.story(i, *slots[picked[i]], late=True)
+            if replay.overdue:
+                runs[i] = replay
+                missing -= 1
+                if missing == 0:
+                    break
+
+
 def generate(
     settings: Settings, *, cases: int = 4000, seed: int = DEFAULT_SEED, today: date | None = None
 ) -> int:
@@ -924,15 +1013,15 @@ def generate(
                 uow.commit()
                 return 0
             picked = sorted(rng.choices(range(len(slots)), weights, k=cases))
+            runs = [gen.story(i, *slots[k]) for i, k in enumerate(picked)]
+            _tune_overdue(gen, runs, slots, picked, rng)
             case_rows: list[dict[str, Any]] = []
             event_rows: list[dict[str, Any]] = []
-            for i in picked:
-                day, station = slots[i]
-                row, events = gen.case(day, station, used)
+            for run in runs:
+                row, events = gen.row(run, rng, used)
                 case_rows.append(row)
                 event_rows.extend(events)
             case_rows.sort(key=lambda c: (c["received_at"], c["case_no"]))
-            # Core executemany: the ORM bulk path emits one statement per row here.
             tables = Base.metadata.tables
             session.execute(insert(tables[Case.__tablename__]), case_rows)
             session.execute(insert(tables[CaseEvent.__tablename__]), event_rows)

@@ -27,6 +27,28 @@ log = logging.getLogger("yibao.web")
 
 PROBLEM = "application/problem+json"
 
+# Chinese for the Pydantic error types our inputs can produce (the UI shows these).
+PYDANTIC_ZH: dict[str, str] = {
+    "missing": "必填",
+    "extra_forbidden": "不允许的字段",
+    "string_type": "须为文本",
+    "string_too_long": "过长",
+    "string_too_short": "过短",
+    "too_long": "项数过多",
+    "list_type": "须为列表",
+    "int_parsing": "须为整数",
+    "int_type": "须为整数",
+    "bool_parsing": "须为“是”或“否”",
+    "date_parsing": "日期格式不正确",
+    "date_from_datetime_parsing": "日期格式不正确",
+    "datetime_parsing": "时间格式不正确",
+    "datetime_from_date_parsing": "时间格式不正确",
+    "greater_than_equal": "数值过小",
+    "less_than_equal": "数值过大",
+    "model_attributes_type": "格式不正确",
+    "dict_type": "格式不正确",
+}
+
 STATUS: dict[type[DomainError], int] = {
     ValidationFailed: 422,
     ActionNotAllowed: 422,
@@ -62,7 +84,14 @@ def domain_problem(exc: DomainError) -> JSONResponse:
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
     errors = None
     if isinstance(exc, ValidationFailed):
-        errors = [{"field": e.field, "message": e.message} for e in exc.errors]
+        errors = [
+            {
+                "field": e.field,
+                "message": e.message,
+                **({"message_zh": e.message_zh} if e.message_zh else {}),
+            }
+            for e in exc.errors
+        ]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, RateLimited | AccountLocked) and "retry_after" in exc.data:
         headers = {"Retry-After": str(exc.data["retry_after"])}
@@ -110,7 +139,14 @@ def install(app: FastAPI) -> None:
                 type_="https://yibao.example/problems/malformed_json",
                 errors=[{"field": "body", "message": "not valid JSON"}],
             )
-        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in raw]
+        errors = [
+            {
+                "field": field_path(e["loc"]),
+                "message": e["msg"],
+                "message_zh": PYDANTIC_ZH.get(e.get("type", ""), "输入不正确"),
+            }
+            for e in raw
+        ]
         return problem(
             422,
             "Invalid input",
