@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -176,7 +177,12 @@ def demo(
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{db_file.resolve()}")
+    # A fresh key per demo run: tokens and sessions of an earlier run stop working.
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=f"sqlite:///{db_file.resolve()}",
+        secret_key=secrets.token_urlsafe(32),
+    )
     upgrade(settings.resolved_database_url())
     init_reference(settings)
     made = generate(settings, cases=cases)

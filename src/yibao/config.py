@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     # Public status lookup: requests per client address per minute.
     public_rate_per_minute: int = 30
-    # Fixed "today" for tests and demos; empty means the real clock.
+    # Browser sessions end after this long without a request, and after this long in all.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    # Fixed "today" for demos (YYYY-MM-DD); empty means the real clock.
     today: str = ""
 
     def resolved_database_url(self) -> str:

@@ -16,7 +16,7 @@ from yibao.accounts.models import User
 from yibao.bootstrap import init_reference
 from yibao.cases.lifecycle import OPEN, TERMINAL, State
 from yibao.cases.models import Case, CaseEvent
-from yibao.cases.service import overdue_clause
+from yibao.cases.queries import overdue_clause
 from yibao.config import Settings
 from yibao.db import Database
 from yibao.demo.generate import DEMO_USERS, WINDOW_DAYS, generate, visit_days

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
-from yibao.cases import present, service
+from yibao.cases import present, queries, service
 from yibao.cases.schemas import ActionIn, IntakeIn
 from yibao.web.deps import ActorDep, RuntimeDep, SessionDep, UowDep
 
@@ -49,7 +49,7 @@ def list_cases(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> dict[str, Any]:
     """Cases the caller may see, newest first, one page at a time (keyset cursor)."""
-    filters = service.CaseFilter(
+    filters = queries.CaseFilter(
         states=tuple(s.strip() for s in state.split(",") if s.strip()) if state else (),
         station=station,
         service=service_code,
@@ -58,7 +58,7 @@ def list_cases(
         date_to=date_to,
         id_tail=id_tail,
     )
-    rows, next_cursor = service.list_cases(
+    rows, next_cursor = queries.list_cases(
         session, runtime=runtime, actor=actor, filters=filters, limit=limit, cursor=cursor
     )
     ref, today = runtime.reference(), runtime.today()

@@ -6,8 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import uuid
-from datetime import datetime
 
 from yibao.errors import ValidationFailed
 
@@ -18,25 +16,26 @@ def _sign(payload: bytes, secret: str) -> bytes:
     return hmac.new(secret.encode(), b"cursor:" + payload, hashlib.sha256).digest()[:_SIG_BYTES]
 
 
-def encode_cursor(received_at: datetime, case_id: uuid.UUID, secret: str) -> str:
-    """A cursor pointing just after the row (received_at, id)."""
-    payload = json.dumps([received_at.isoformat(), str(case_id)], separators=(",", ":")).encode()
+def encode_cursor(kind: str, values: list[str], secret: str) -> str:
+    """A cursor for one ordering (``kind``) pointing just after the row with these key values."""
+    payload = json.dumps([kind, *values], separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(_sign(payload, secret) + payload).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, secret: str) -> tuple[datetime, uuid.UUID]:
-    """The position a cursor points at; raises a field error on anything not made by us."""
+def decode_cursor(cursor: str, kind: str, secret: str) -> list[str]:
+    """The key values a cursor of this ordering points at; a field error for anything else."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         sig, payload = raw[:_SIG_BYTES], raw[_SIG_BYTES:]
         if not hmac.compare_digest(sig, _sign(payload, secret)):
             raise ValueError("bad signature")
-        at, ident = json.loads(payload)
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None:
-            raise ValueError("naive time")
-        return moment, uuid.UUID(ident)
-    except (ValueError, TypeError, json.JSONDecodeError):
+        data = json.loads(payload)
+        if not isinstance(data, list) or not data or data[0] != kind:
+            raise ValueError("another ordering")
+        if not all(isinstance(v, str) for v in data[1:]):
+            raise ValueError("bad values")
+        return [str(v) for v in data[1:]]
+    except (ValueError, TypeError, UnicodeDecodeError):
         raise ValidationFailed.single(
             "cursor", "invalid or tampered page cursor", "分页参数无效"
         ) from None

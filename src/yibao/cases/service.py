@@ -18,7 +18,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from yibao.accounts.rules import FULL_ID_ROLES, Actor, Role
 from yibao.audit import service as audit
 from yibao.cases import lifecycle, rules
-from yibao.cases.cursor import decode_cursor, encode_cursor
 from yibao.cases.lifecycle import Action, ActorRef, CaseSnapshot, Command, State
 from yibao.cases.models import Case, CaseEvent, IdempotencyRecord
 from yibao.cases.schemas import CHANNELS, ActionIn, IntakeIn
@@ -43,7 +42,8 @@ class IntakeResult:
 # ---------------------------------------------------------------- scoping
 
 
-def _require_case_role(actor: Actor) -> None:
+def require_case_role(actor: Actor) -> None:
+    """Refuse roles that may not read case data at all (auditor, admin)."""
     if not actor.sees_cases:
         raise Forbidden(f"the role '{actor.role.value}' has no access to case data")
 
@@ -59,7 +59,7 @@ def visible(actor: Actor) -> ColumnElement[bool]:
 
 
 def _load(session: Session, actor: Actor, case_no: str, *, for_update: bool = False) -> Case:
-    _require_case_role(actor)
+    require_case_role(actor)
     stmt = select(Case).where(visible(actor), Case.case_no == case_no)
     if for_update:
         stmt = stmt.with_for_update()
@@ -464,94 +464,3 @@ def reveal_id_number(uow: UnitOfWork, *, actor: Actor, case_no: str) -> str:
     )
     uow.commit()
     return case.applicant_id_number
-
-
-@dataclass(frozen=True)
-class CaseFilter:
-    """Filters of the case list; all optional."""
-
-    states: tuple[str, ...] = ()
-    station: str | None = None
-    service: str | None = None
-    overdue: bool | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-    id_tail: str | None = None
-
-
-def list_cases(
-    session: Session,
-    *,
-    runtime: Runtime,
-    actor: Actor,
-    filters: CaseFilter,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Case], str | None]:
-    """A page of visible cases, newest first, with an opaque signed cursor for the next page."""
-    _require_case_role(actor)
-    _check_filters(runtime.reference(), filters)
-    stmt = select(Case).where(visible(actor))
-    if filters.states:
-        stmt = stmt.where(Case.state.in_(filters.states))
-    if filters.station:
-        code = filters.station.upper()
-        stmt = stmt.where(or_(Case.intake_station == code, Case.unit == code))
-    if filters.service:
-        stmt = stmt.where(Case.service_code == filters.service)
-    if filters.date_from:
-        stmt = stmt.where(Case.intake_date >= filters.date_from)
-    if filters.date_to:
-        stmt = stmt.where(Case.intake_date <= filters.date_to)
-    if filters.id_tail:
-        stmt = stmt.where(Case.applicant_id_tail == filters.id_tail.upper())
-    if filters.overdue is not None:
-        cond = overdue_clause(runtime.today())
-        stmt = stmt.where(cond if filters.overdue else ~cond)
-    if cursor:
-        received_at, case_id = decode_cursor(cursor, runtime.settings.secret_key)
-        stmt = stmt.where(
-            or_(
-                Case.received_at < received_at,
-                and_(Case.received_at == received_at, Case.id < case_id),
-            )
-        )
-    stmt = stmt.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit + 1)
-    rows = list(session.scalars(stmt))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(last.received_at, last.id, runtime.settings.secret_key)
-    return rows, next_cursor
-
-
-def overdue_clause(today: date) -> ColumnElement[bool]:
-    """Open cases past their last working day; a paused case by its frozen remaining days."""
-    return or_(
-        and_(Case.state.in_(RUNNING), Case.due_date < today),
-        and_(Case.state == State.MATERIALS_PENDING.value, Case.remaining_days < 0),
-    )
-
-
-def _check_filters(ref: Reference, f: CaseFilter) -> None:
-    errors: list[FieldError] = []
-    for s in f.states:
-        if s not in {x.value for x in State}:
-            errors.append(FieldError("state", f"unknown state '{s}'", "未知的状态"))
-    if f.station and f.station.upper() not in ref.units:
-        errors.append(FieldError("station", f"unknown station '{f.station}'", "未知的服务站"))
-    if f.service and f.service not in ref.services:
-        errors.append(FieldError("service", f"unknown service '{f.service}'", "未知的服务事项"))
-    if f.date_from and f.date_to and f.date_from > f.date_to:
-        errors.append(FieldError("date_to", "date_to is before date_from", "结束日期早于开始日期"))
-    if f.id_tail is not None and not (
-        len(f.id_tail) == 4
-        and f.id_tail[:3].isdigit()
-        and (f.id_tail[3].isdigit() or f.id_tail[3] in "xX")
-    ):
-        errors.append(
-            FieldError("id_tail", "the last 4 characters of an ID number", "请输入身份证号后4位")
-        )
-    if errors:
-        raise ValidationFailed(errors)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from yibao import __version__
 from yibao.accounts import api as accounts_api
@@ -16,7 +17,17 @@ from yibao.config import Settings, get_settings
 from yibao.db import Database
 from yibao.runtime import Runtime
 from yibao.web import problems
+from yibao.web.i18n import gettext as _
 from yibao.web.limits import BodyLimit, RateLimiter
+from yibao.web.pages import (
+    CsrfFailed,
+    LocaleMiddleware,
+    LoginRequired,
+    PageForbidden,
+    login_redirect,
+    render,
+)
+from yibao.web.templating import STATIC_DIR
 
 log = logging.getLogger("yibao")
 
@@ -45,5 +56,35 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(catalog_api.router)
     app.include_router(cases_api.router)
     app.include_router(public_api.router)
+    for router in page_routers():
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_page_handlers(app)
+    app.add_middleware(LocaleMiddleware)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def page_routers() -> list[APIRouter]:
+    """The HTML pages, one router per concept."""
+    from yibao.accounts import views as account_views
+
+    return [account_views.router]
+
+
+def install_page_handlers(app: FastAPI) -> None:
+    """Pages answer a missing session with the login form, CSRF failures with 403."""
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> Response:
+        return login_redirect(request)
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, _exc: CsrfFailed) -> Response:
+        return render(request, "error.html", {"message": _("The form expired or was sent from "
+                      "another site. Reload the page and try again.")}, status_code=403)
+
+    @app.exception_handler(PageForbidden)
+    async def _forbidden(request: Request, _exc: PageForbidden) -> Response:
+        return render(request, "error.html", {"message": _("Your role may not open this page.")},
+                      status_code=403)

@@ -11,6 +11,7 @@ from functools import cache
 from gettext import NullTranslations
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -22,14 +23,26 @@ CATALOGUE_DIR = Path(__file__).parent / "i18n"
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
 
 
+def load_catalog(locale: str) -> Catalog | None:
+    """Every ``i18n/<locale>/*.po`` merged into one catalogue (one file per area of the UI)."""
+    files = sorted((CATALOGUE_DIR / locale).glob("*.po"))
+    if not files:
+        return None
+    merged = Catalog(locale=locale)
+    for path in files:
+        with path.open("rb") as f:
+            for message in read_po(f, locale=locale):
+                if message.id and message.string:
+                    merged[message.id] = message
+    return merged
+
+
 @cache
 def translations(locale: str) -> NullTranslations:
-    """The compiled catalogue of ``locale`` (English msgids, so ``en`` may be empty)."""
-    path = CATALOGUE_DIR / f"{locale}.po"
-    if not path.is_file():
+    """The compiled catalogue of ``locale`` (English msgids, so ``en`` needs none)."""
+    catalog = load_catalog(locale)
+    if catalog is None:
         return NullTranslations()
-    with path.open("rb") as f:
-        catalog = read_po(f, locale=locale)
     buf = io.BytesIO()
     write_mo(buf, catalog)
     buf.seek(0)
