@@ -48,8 +48,14 @@ def start(uow: UnitOfWork, *, user: User, now: datetime, ip: str | None) -> str:
         )
     )
     audit.record(
-        uow.session, agency=user.agency, actor_id=user.id, actor_name=user.username,
-        action="auth.login", object_type="user", object_id=str(user.id), ip=ip,
+        uow.session,
+        agency=user.agency,
+        actor_id=user.id,
+        actor_name=user.username,
+        action="auth.login",
+        object_type="user",
+        object_id=str(user.id),
+        ip=ip,
     )
     uow.commit()
     return token

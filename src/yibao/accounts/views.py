@@ -20,6 +20,7 @@ from yibao.web.pages import (
     SESSION_COOKIE,
     CsrfDep,
     LoginRequired,
+    PageActor,
     home_for,
     new_login_csrf,
     render,
@@ -52,8 +53,14 @@ def login_form(request: Request, next: str | None = None) -> Response:
     """The sign-in form."""
     token = new_login_csrf()
     response = render(request, "login.html", {"login_csrf": token, "next": _safe_next(next)})
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", max_age=3600)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=3600,
+    )
     return response
 
 
@@ -79,29 +86,46 @@ async def login(
         try:
             with runtime.db.uow() as uow:
                 user = await run_in_threadpool(
-                    service.authenticate, uow, agency=runtime.agency, username=username.strip(),
-                    password=password, now=runtime.now(), threshold=settings.lockout_threshold,
-                    lock_minutes=settings.lockout_minutes, ip=client_ip(request),
+                    service.authenticate,
+                    uow,
+                    agency=runtime.agency,
+                    username=username.strip(),
+                    password=password,
+                    now=runtime.now(),
+                    threshold=settings.lockout_threshold,
+                    lock_minutes=settings.lockout_minutes,
+                    ip=client_ip(request),
                 )
         except AccountLocked:
-            error = _("Too many wrong passwords: this account is locked for %(minutes)d minutes.") % {
-                "minutes": settings.lockout_minutes}
+            error = _(
+                "Too many wrong passwords: this account is locked for %(minutes)d minutes."
+            ) % {"minutes": settings.lockout_minutes}
         except NotAuthenticated:
             error = _("Wrong username or password.")
     if user is None:
         token = new_login_csrf()
-        response = render(request, "login.html", {"login_csrf": token, "error": error,
-                                                  "username": username, "next": _safe_next(next)},
-                          status_code=401)
-        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", max_age=3600)
+        response = render(
+            request,
+            "login.html",
+            {"login_csrf": token, "error": error, "username": username, "next": _safe_next(next)},
+            status_code=401,
+        )
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            max_age=3600,
+        )
         return response
     with runtime.db.uow() as uow:
         session_token = sessions.start(uow, user=user, now=runtime.now(), ip=client_ip(request))
     target = _safe_next(next) or home_for(service.actor_of(user))
     response = RedirectResponse(target, status_code=303)
-    set_session_cookie(response, request, session_token,
-                       max_age=runtime.settings.session_max_hours * 3600)
+    set_session_cookie(
+        response, request, session_token, max_age=runtime.settings.session_max_hours * 3600
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 
@@ -121,6 +145,11 @@ def switch_language(locale: str, next: str | None = None) -> Response:
     """Switch the interface language (zh_CN or en) and go back."""
     response = RedirectResponse(_safe_next(next) or "/", status_code=303)
     if locale in LOCALES:
-        response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax",
-                            httponly=True)
+        response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax", httponly=True)
     return response
+
+
+@router.get("/account")
+def account(request: Request, actor: PageActor) -> Response:
+    """Who I am: name, role, station (the landing page of roles without a workbench)."""
+    return render(request, "account.html", {"me": actor})

@@ -67,9 +67,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 def page_routers() -> list[APIRouter]:
     """The HTML pages, one router per concept."""
-    from yibao.accounts import views as account_views
+    from yibao.accounts import admin_views, views
+    from yibao.cases import print_views
+    from yibao.cases import views as case_views
+    from yibao.reports import views as report_views
 
-    return [account_views.router]
+    return [
+        views.router,
+        case_views.router,
+        print_views.router,
+        report_views.router,
+        admin_views.router,
+    ]
 
 
 def install_page_handlers(app: FastAPI) -> None:
@@ -81,10 +90,22 @@ def install_page_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, _exc: CsrfFailed) -> Response:
-        return render(request, "error.html", {"message": _("The form expired or was sent from "
-                      "another site. Reload the page and try again.")}, status_code=403)
+        return render(
+            request,
+            "error.html",
+            {
+                "message": _(
+                    "The form expired or was sent from another site. Reload the page and try again."
+                )
+            },
+            status_code=403,
+        )
 
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, _exc: PageForbidden) -> Response:
-        return render(request, "error.html", {"message": _("Your role may not open this page.")},
-                      status_code=403)
+        return render(
+            request,
+            "error.html",
+            {"message": _("Your role may not open this page.")},
+            status_code=403,
+        )

@@ -123,6 +123,16 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
 ]
 
 
+ROLE_LABELS: dict[str, str] = {
+    "clerk": "Clerk",
+    "station_master": "Station master",
+    "bureau_officer": "Bureau officer",
+    "supervisor": "Supervisor",
+    "auditor": "Auditor",
+    "admin": "Administrator",
+}
+
+
 def home_for(actor: Actor) -> str:
     """Where a role lands after signing in."""
     if actor.role == Role.ADMIN:
@@ -154,11 +164,10 @@ def render(
         "unit_name": runtime.reference().unit_names.get(actor.unit or "", "") if actor else "",
         "locale": i18n.current_locale.get(),
         "is_htmx": request.headers.get("hx-request") == "true",
+        "role_labels": ROLE_LABELS,
     }
     ctx.update(context or {})
-    return templates.TemplateResponse(
-        request, name, ctx, status_code=status_code, headers=headers
-    )
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)
 
 
 def field_errors(exc: DomainError) -> dict[str, str]:
@@ -185,7 +194,9 @@ def pydantic_errors(raw: list[dict[str, Any]]) -> ValidationFailed:
 
     return ValidationFailed(
         [
-            FieldError(field_path(e["loc"]), e["msg"], PYDANTIC_ZH.get(e.get("type", ""), "输入不正确"))
+            FieldError(
+                field_path(e["loc"]), e["msg"], PYDANTIC_ZH.get(e.get("type", ""), "输入不正确")
+            )
             for e in raw
         ]
     )
@@ -193,7 +204,9 @@ def pydantic_errors(raw: list[dict[str, Any]]) -> ValidationFailed:
 
 def login_redirect(request: Request) -> Response:
     """Send the browser to the login page and back here afterwards."""
-    target = "/login?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    target = "/login?next=" + quote(
+        request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    )
     if request.headers.get("hx-request") == "true":
         return Response(status_code=200, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)

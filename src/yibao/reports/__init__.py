@@ -1,0 +1,1 @@
+"""Reports: station dashboards, the bureau overview, exports."""
