@@ -122,12 +122,12 @@ async def login(
     with runtime.db.uow() as uow:
         session_token = sessions.start(uow, user=user, now=runtime.now(), ip=client_ip(request))
     target = _safe_next(next) or home_for(service.actor_of(user))
-    response = RedirectResponse(target, status_code=303)
+    redirect = RedirectResponse(target, status_code=303)
     set_session_cookie(
-        response, request, session_token, max_age=runtime.settings.session_max_hours * 3600
+        redirect, request, session_token, max_age=runtime.settings.session_max_hours * 3600
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE)
-    return response
+    redirect.delete_cookie(LOGIN_CSRF_COOKIE)
+    return redirect
 
 
 @router.post("/logout")
