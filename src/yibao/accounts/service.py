@@ -42,39 +42,65 @@ def create_user(
     by: str = "cli",
 ) -> User:
     """Create a staff account; station roles need a station, the bureau officer gets the hall."""
-    errors: list[tuple[str, str]] = []
+    errors: list[tuple[str, str, str]] = []  # field, message, Chinese message
     if not USERNAME_RE.match(username):
-        errors.append(("username", "2–64 letters, digits, '_', '.' or '-'"))
+        errors.append(
+            (
+                "username",
+                "2–64 letters, digits, '_', '.' or '-'",
+                "须为 2–64 个字母、数字或 _ . - 字符",
+            )
+        )
     try:
         role_v = Role(role)
     except ValueError:
-        errors.append(("role", f"unknown role; one of {', '.join(r.value for r in Role)}"))
+        errors.append(
+            ("role", f"unknown role; one of {', '.join(r.value for r in Role)}", "未知的角色")
+        )
         role_v = None
     if len(password) < MIN_PASSWORD:
-        errors.append(("password", f"at least {MIN_PASSWORD} characters"))
+        errors.append(
+            ("password", f"at least {MIN_PASSWORD} characters", f"至少 {MIN_PASSWORD} 个字符")
+        )
     station_code = station.strip().upper() if station else None
     if role_v is not None:
         if role_v in STATION_ROLES and not station_code:
-            errors.append(("station", "a clerk or station master needs a station"))
+            errors.append(
+                (
+                    "station",
+                    "a clerk or station master needs a station",
+                    "窗口经办员和站长须选择服务站",
+                )
+            )
         if role_v == Role.BUREAU_OFFICER and not station_code:
             hall = session.scalar(
                 select(Station.code).where(Station.agency == agency, Station.kind == "bureau")
             )
             station_code = hall
         if role_v in (Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN) and station_code:
-            errors.append(("station", f"a {role_v.value} does not belong to a station"))
+            errors.append(
+                ("station", f"a {role_v.value} does not belong to a station", "该角色不属于服务站")
+            )
     if station_code:
         found = session.scalar(
             select(Station).where(Station.agency == agency, Station.code == station_code)
         )
         if found is None:
-            errors.append(("station", f"unknown station '{station_code}'"))
+            errors.append(
+                ("station", f"unknown station '{station_code}'", f"未知的服务站“{station_code}”")
+            )
         elif role_v == Role.BUREAU_OFFICER and found.kind != "bureau":
-            errors.append(("station", "a bureau officer belongs to the bureau hall"))
+            errors.append(
+                (
+                    "station",
+                    "a bureau officer belongs to the bureau hall",
+                    "局经办只能属于医保局服务大厅",
+                )
+            )
     if session.scalar(select(User.id).where(User.agency == agency, User.username == username)):
-        errors.append(("username", "already taken"))
+        errors.append(("username", "already taken", "用户名已被占用"))
     if errors:
-        raise ValidationFailed([FieldError(f, m) for f, m in errors])
+        raise ValidationFailed([FieldError(f, m, zh) for f, m, zh in errors])
     user = User(
         agency=agency,
         username=username,

@@ -152,9 +152,24 @@ def may_act(actor: ActorRef, snapshot: CaseSnapshot, action: Action) -> bool:
     return action == A.WITHDRAW and actor.unit == snapshot.intake_station
 
 
-def actions_for(actor: ActorRef, snapshot: CaseSnapshot) -> list[Action]:
-    """Actions this actor may try now: the table's, narrowed by the unit rule (for buttons)."""
-    return [a for a in allowed_actions(snapshot.state) if may_act(actor, snapshot, a)]
+def actions_for(
+    actor: ActorRef, snapshot: CaseSnapshot, unit_kind: str | None = None
+) -> list[Action]:
+    """Actions this actor may take now: the table's, narrowed by the unit rule (for buttons).
+
+    Given the handling unit's kind, ``complete`` is left out where that unit may not complete
+    the item, as ``decide`` would refuse it.
+    """
+    return [
+        a
+        for a in allowed_actions(snapshot.state)
+        if may_act(actor, snapshot, a)
+        and not (
+            a == Action.COMPLETE
+            and unit_kind is not None
+            and unit_kind not in snapshot.complete_kinds
+        )
+    ]
 
 
 def decide(

@@ -70,7 +70,9 @@ def case_dict(
         out["allowed_actions"] = [
             a.value
             for a in lifecycle.actions_for(
-                ActorRef(role=actor.role.value, unit=actor.unit), snapshot(case, ref)
+                ActorRef(role=actor.role.value, unit=actor.unit),
+                snapshot(case, ref),
+                ref.units.get(case.unit),
             )
         ]
     return out

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -39,11 +41,21 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_VERSION}"
 
 
+_LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def localtime(value: str | datetime) -> str:
+    """An ISO timestamp as agency-local time, to the minute."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(_LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
 def _locale() -> str:
     return i18n.current_locale.get()
 
 
 env.globals.update(static_url=static_url, current_locale=_locale)
+env.filters["localtime"] = localtime
 
 templates = Jinja2Templates(env=env)
 
