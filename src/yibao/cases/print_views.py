@@ -42,11 +42,12 @@ def _document(
             )
         )
         agency = session.get(Agency, runtime.agency)
-        addresses = dict(
-            session.execute(
+        addresses: dict[str, str | None] = {
+            code: address
+            for code, address in session.execute(
                 select(Station.code, Station.address).where(Station.agency == runtime.agency)
-            ).tuples()
-        )
+            )
+        }
         ref = runtime.reference()
         common: dict[str, Any] = {
             "events": events,

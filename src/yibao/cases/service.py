@@ -94,6 +94,7 @@ def intake(
         if key:
             replay = _replay(session, actor, key, digest)
             if replay is not None:
+                uow.commit()  # end the transaction; the loaded case stays usable
                 return IntakeResult(replay, created=False)
         captured = checked["received_at"]
         intake_date = runtime.local_date(captured)
