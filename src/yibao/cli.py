@@ -22,6 +22,10 @@ calendar_app = typer.Typer(help="Official working-day calendars.", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(calendar_app, name="calendar")
+federation_app = typer.Typer(
+    help="Cross-region transfers between agencies' nodes.", no_args_is_help=True
+)
+app.add_typer(federation_app, name="federation")
 
 
 def _fail(message: str) -> None:
@@ -132,6 +136,66 @@ def calendar_import(
         f"imported {schedule.year}: {len(schedule.holidays)} days off, "
         f"{len(schedule.workdays)} make-up working days"
     )
+
+
+@federation_app.command("keygen")
+def federation_keygen(
+    agency: Annotated[str, typer.Option(help="this node's agency (division code)")],
+    out: Annotated[Path, typer.Option(help="folder for AGENCY.key and AGENCY.pub")] = Path("keys"),
+) -> None:
+    """Make this node's Ed25519 signing key; give the .pub file to each partner agency."""
+    from yibao.transfers.peers import generate_keypair
+
+    out.mkdir(parents=True, exist_ok=True)
+    key, pub = out / f"{agency}.key", out / f"{agency}.pub"
+    if key.exists():
+        _fail(f"{key} exists; refusing to overwrite a signing key")
+    private, public = generate_keypair()
+    key.write_bytes(private)
+    key.chmod(0o600)
+    pub.write_bytes(public)
+    typer.echo(f"wrote {key} (keep it secret) and {pub} (send it to the partners)")
+
+
+@federation_app.command("demo")
+def federation_demo(
+    data_dir: Annotated[Path, typer.Option(help="where the three nodes live")] = Path(
+        "var/federation"
+    ),
+    base_port: int = 8101,
+) -> None:
+    """Start Yongchuan, Jiangjin and Luzhou nodes and run a 泸永江 transfer between them."""
+    import shutil
+    import time as _time
+
+    from yibao.transfers import demo as fd
+
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    codes = list(fd.AGENCIES)
+    ports = {code: base_port + i for i, code in enumerate(codes)}
+    typer.echo("preparing three nodes (keys, peers, databases, users)…")
+    nodes = fd.prepare(data_dir, ports)
+    try:
+        for node in nodes.values():
+            fd.start(node)
+            typer.echo(f"  {node.agency} {fd.AGENCIES[node.agency]:<3} {node.url}")
+        yc, jj, lz = (fd.Officer(nodes[c]) for c in ("500118", "500116", "510500"))
+        typer.echo("\n泸州 → 永川 (the person now lives in Yongchuan and applies there):")
+        fd.run_transfer(yc, lz, 1, say=lambda m: typer.echo("  " + m))
+        typer.echo("\n永川 → 江津:")
+        fd.run_transfer(jj, yc, 2, say=lambda m: typer.echo("  " + m))
+        typer.echo(
+            f"\nWatch them: sign in as officer / {fd.PASSWORD} on any node, open /transfers "
+            "(or GET /api/v1/transfers with a token). Ctrl-C stops the nodes."
+        )
+        while True:
+            _time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for node in nodes.values():
+            fd.stop(node)
 
 
 @app.command("serve")

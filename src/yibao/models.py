@@ -7,6 +7,7 @@ from yibao.cases.models import Case, CaseEvent, IdempotencyRecord
 from yibao.catalog.models import Material, Service
 from yibao.db import Base
 from yibao.stations.models import Agency, Station, Town
+from yibao.transfers.models import OutboxMessage, SeenNonce, Transfer, TransferMessage
 
 __all__ = [
     "Agency",
@@ -18,9 +19,13 @@ __all__ = [
     "CaseEvent",
     "IdempotencyRecord",
     "Material",
+    "OutboxMessage",
+    "SeenNonce",
     "Service",
     "Station",
     "Town",
+    "Transfer",
+    "TransferMessage",
     "User",
     "WebSession",
 ]

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -18,6 +19,9 @@ from yibao.catalog.service import ServiceInfo
 from yibao.config import Settings
 from yibao.db import Database, utcnow
 from yibao.stations import service as stations
+
+if TYPE_CHECKING:
+    from yibao.transfers.peers import Federation
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ class Runtime:
         self.clock: Callable[[], datetime] = clock or utcnow
         self.tz = ZoneInfo("Asia/Shanghai")
         self._reference: Reference | None = None
+        # Set by the app when a peers file is configured (cross-region transfers).
+        self.federation: Federation | None = None
+        self.on_outbox: Callable[[], None] = lambda: None  # the relay's wake-up
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -16,6 +18,9 @@ from yibao.catalog import api as catalog_api
 from yibao.config import Settings, get_settings
 from yibao.db import Database
 from yibao.runtime import Runtime
+from yibao.transfers import api as transfers_api
+from yibao.transfers import federation_api
+from yibao.transfers.relay import Relay
 from yibao.web import problems
 from yibao.web.i18n import gettext as _
 from yibao.web.limits import BodyLimit, RateLimiter
@@ -37,13 +42,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or (runtime.settings if runtime else get_settings())
     if runtime is None:
         runtime = Runtime(settings, Database(settings.resolved_database_url()))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if relay is not None:
+            relay.start()
+        yield
+        if relay is not None:
+            relay.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="yibao",
         version=__version__,
         description="Case tracker for medical-insurance service stations (医保服务站). "
         "Errors are application/problem+json.",
     )
     app.state.runtime = runtime
+    relay = _federation(settings, runtime)
     app.state.public_limiter = RateLimiter(settings.public_rate_per_minute, 60.0)
     problems.install(app)
 
@@ -56,6 +72,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(catalog_api.router)
     app.include_router(cases_api.router)
     app.include_router(public_api.router)
+    app.include_router(transfers_api.router)
+    app.include_router(federation_api.router)
     for router in page_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -63,6 +81,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _federation(settings: Settings, runtime: Runtime) -> Relay | None:
+    """Load the peers file (if any) and make the relay that delivers the outbox."""
+    if not settings.peers_file or runtime.federation is not None:
+        return None
+    from pathlib import Path
+
+    from yibao.transfers.peers import load_federation
+
+    runtime.federation = load_federation(Path(settings.peers_file), agency=settings.agency)
+    if not settings.relay:
+        return None
+    relay = Relay(runtime)
+    runtime.on_outbox = relay.wake
+    return relay
 
 
 def page_routers() -> list[APIRouter]:
