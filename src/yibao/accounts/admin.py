@@ -210,7 +210,7 @@ def calendar_years(session: Session, *, actor: Actor) -> list[CalendarYearInfo]:
             select(CalendarDay.year, CalendarDay.kind, func.count()).group_by(
                 CalendarDay.year, CalendarDay.kind
             )
-        ).tuples()
+        )
     }
     return [
         CalendarYearInfo(
@@ -231,7 +231,7 @@ def calendar_days(session: Session, *, actor: Actor, year: int) -> tuple[list[da
         select(CalendarDay.day, CalendarDay.kind)
         .where(CalendarDay.year == year)
         .order_by(CalendarDay.day)
-    ).tuples()
+    )
     off: list[date] = []
     work: list[date] = []
     for day, kind in rows:

@@ -16,10 +16,12 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from yibao.accounts import admin
+from yibao.accounts.models import User
 from yibao.accounts.rules import STATION_ROLES, Actor, Role
 from yibao.calendar.schedule_file import parse_schedule
 from yibao.errors import DomainError, FieldError, Forbidden, NotFound, ValidationFailed
 from yibao.stations import admin as station_admin
+from yibao.stations.models import Station
 from yibao.web.deps import RuntimeDep
 from yibao.web.i18n import gettext as _
 from yibao.web.pages import (
@@ -84,30 +86,30 @@ def _not_found(request: Request) -> Response:
 # ---------------------------------------------------------------- users
 
 
-def _user_rows(runtime: RuntimeDep, actor: Actor) -> tuple[list[dict[str, Any]], list[Any]]:
+def _user_row(runtime: RuntimeDep, actor: Actor, u: User, names: dict[str, str]) -> dict[str, Any]:
     now = runtime.now()
+    locked = u.locked_until is not None and u.locked_until > now
+    return {
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "role": u.role,
+        "station": u.station_code or "",
+        "station_name": names.get(u.station_code or "", ""),
+        "active": u.active,
+        "locked": locked,
+        "locked_until": _local(runtime, u.locked_until) if locked else "",
+        "created": _local(runtime, u.created_at),
+        "is_me": u.id == actor.id,
+    }
+
+
+def _user_rows(runtime: RuntimeDep, actor: Actor) -> tuple[list[dict[str, Any]], list[Station]]:
     with runtime.db.session() as session:
         users = admin.list_users(session, actor=actor)
         stations = station_admin.list_all(session, actor=actor)
     names = {s.code: s.name for s in stations}
-    rows = [
-        {
-            "id": u.id,
-            "username": u.username,
-            "display_name": u.display_name,
-            "role": u.role,
-            "station": u.station_code or "",
-            "station_name": names.get(u.station_code or "", ""),
-            "active": u.active,
-            "locked": u.locked_until is not None and u.locked_until > now,
-            "locked_until": _local(runtime, u.locked_until)
-            if u.locked_until and u.locked_until > now
-            else "",
-            "created": _local(runtime, u.created_at),
-            "is_me": u.id == actor.id,
-        }
-        for u in users
-    ]
+    rows = [_user_row(runtime, actor, u, names) for u in users]
     return rows, [s for s in stations if s.active]
 
 
@@ -209,10 +211,17 @@ def _user_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    rows, _stations = _user_rows(runtime, actor)
-    row = next((r for r in rows if r["id"] == user_id), None)
-    if row is None:
+    try:
+        with runtime.db.session() as session:
+            user = admin.get_user(session, actor=actor, user_id=user_id)
+            station = (
+                station_admin.get_station(session, actor=actor, code=user.station_code)
+                if user.station_code
+                else None
+            )
+    except NotFound:
         return _not_found(request)
+    row = _user_row(runtime, actor, user, {station.code: station.name} if station else {})
     return render(
         request,
         "admin/user.html",

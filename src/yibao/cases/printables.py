@@ -20,6 +20,7 @@ import qrcode.image.svg
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
+from reportlab.lib import textsplit as rl_textsplit
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4, A5
 from reportlab.lib.styles import ParagraphStyle
@@ -36,6 +37,7 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from reportlab.platypus import paragraph as rl_paragraph
 
 from yibao.cases import lifecycle, rules
 from yibao.cases.lifecycle import Action, State
@@ -46,6 +48,7 @@ from yibao.people.rules import mask_id, mask_name
 from yibao.runtime import Reference
 
 FONT = "STSong-Light"
+FRAME_PADDING = 12  # points: platypus frames keep 6 pt clear on each side
 HOTLINE = "12393"  # the national healthcare-security service hotline
 
 CHANNEL_LABELS_ZH: dict[str, str] = {
@@ -63,7 +66,7 @@ CHANNEL_LABELS_EN: dict[str, str] = {
 NEXT_STEP_EN: dict[State, str] = {
     State.RECEIVED: "Your application has been accepted. Please wait; no need to come again.",
     State.IN_PROGRESS: "Your case is being handled. Watch for the result by the promised date.",
-    State.MATERIALS_PENDING: "Bring the missing materials listed here to the station; "
+    State.MATERIALS_PENDING: "Bring the missing materials listed above to the station; "
     "the time limit pauses until they are complete.",
     State.FORWARDED: "Passed to the unit that can complete it; you need not go there.",
     State.COMPLETED: "Completed.",
@@ -71,6 +74,11 @@ NEXT_STEP_EN: dict[State, str] = {
     State.WITHDRAWN: "Withdrawn.",
 }
 
+# The citizen page lists the missing materials below its text; the receipt lists them above.
+RECEIPT_NEXT_STEP_ZH: dict[State, str] = {
+    State.MATERIALS_PENDING: "请带齐上表所列尚缺材料，到受理的服务站补正；"
+    "补正期间办理时限暂停计算。",
+}
 
 # ---------------------------------------------------------------- data
 
@@ -180,7 +188,7 @@ def receipt_data(
         kind="receipt",
         materials_received=_materials(case.materials_received or [], ref),
         materials_missing=_materials(case.materials_missing or [], ref),
-        next_step=NEXT_STEP_ZH[state],
+        next_step=RECEIPT_NEXT_STEP_ZH.get(state, NEXT_STEP_ZH[state]),
         next_step_en=NEXT_STEP_EN[state],
     )
     return data
@@ -290,13 +298,14 @@ def qr_svg(url: str, *, size_mm: int = 30) -> str:
         border=2,
     )
     text = image.to_string(encoding="unicode")
-    text = text[text.index("<svg") :]
+    # A fixed element id would clash with a second code on the same page.
+    text = text[text.index("<svg") :].replace(' id="qr-path"', "")
     label = escape(url, {'"': "&quot;"})
-    text = _SVG_SIZE.sub(
-        f'<svg class="qr" width="{size_mm}mm" height="{size_mm}mm" role="img" aria-label="{label}"',
-        text,
-        count=1,
+    head = (
+        f'<svg class="qr" width="{size_mm}mm" height="{size_mm}mm" role="img" aria-label="{label}"'
     )
+    # A function, not a template: a backslash in the URL must not be read as a group reference.
+    text = _SVG_SIZE.sub(lambda _m: head, text, count=1)
     # A title makes the target readable (and testable) without decoding the picture.
     close = text.index(">") + 1
     return text[:close] + f"<title>{escape(url)}</title>" + text[close:]
@@ -311,6 +320,15 @@ def _qr_drawing(url: str, size: float) -> Drawing:
 
 
 # ---------------------------------------------------------------- PDF
+
+
+# reportlab hangs closing punctuation in the margin rather than start a line with it, but its
+# list lacks full-width marks Chinese text uses, so a line could open with "，" or "”". Both
+# of its CJK wrappers read the list as a module global; extending it is idempotent and only
+# changes how CJK lines wrap.
+_HANGING = "，。：；？！”’）》」』】〕…"
+for _module in (rl_textsplit, rl_paragraph):
+    _module.ALL_CANNOT_START += "".join(c for c in _HANGING if c not in _module.ALL_CANNOT_START)
 
 
 def _font() -> str:
@@ -351,6 +369,9 @@ def _styles(base_size: float) -> dict[str, ParagraphStyle]:
             "small", parent=body, fontSize=base_size * 0.8, leading=base_size * 1.2
         ),
         "right": ParagraphStyle("right", parent=body, alignment=TA_RIGHT),
+        "center": ParagraphStyle(
+            "center", parent=body, leading=base_size * 1.4, alignment=TA_CENTER
+        ),
     }
 
 
@@ -453,16 +474,29 @@ def _qr_block(data: Mapping[str, Any], s: dict[str, ParagraphStyle], size: float
     return table
 
 
+def _sign_row(left: Flowable, right: Flowable, width: float) -> Table:
+    row = Table([[left, right]], colWidths=[width / 2, width / 2])
+    row.setStyle(
+        TableStyle(
+            [
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return row
+
+
 def receipt_pdf(data: Mapping[str, Any]) -> bytes:
     """The intake receipt as an A5 PDF in Chinese."""
-    s = _styles(9.5)
-    margin = 11 * mm
-    width = A5[0] - 2 * margin
+    s = _styles(9)
+    margin = 10 * mm
+    width = A5[0] - 2 * margin - FRAME_PADDING
     station = str(data["station_name"])
     if data.get("station_address"):
         station += f"（{data['station_address']}）"
     rows: list[tuple[str, str]] = [
-        ("办件编号", str(data["case_no"])),
         ("办理事项", str(data["service_name"])),
         ("申请人", str(data["applicant_name"])),
         ("身份证号", str(data["applicant_id"])),
@@ -485,18 +519,22 @@ def receipt_pdf(data: Mapping[str, Any]) -> bytes:
         _p(str(data["agency_name"]), s["agency"]),
         _p("受 理 回 执", s["title"]),
         _p(f"办件编号：{data['case_no']}", s["meta"]),
-        Spacer(0, 2 * mm),
+        Spacer(0, 1.5 * mm),
         table,
-        Spacer(0, 3 * mm),
-        Paragraph(f"<b>下一步：</b>{escape(str(data['next_step']))}", s["body"]),
         Spacer(0, 2 * mm),
-        _qr_block(data, s, 24 * mm),
-        Spacer(0, 3 * mm),
+        _p(f"下一步：{data['next_step']}", s["body"]),
+        Spacer(0, 1.5 * mm),
+        _qr_block(data, s, 22 * mm),
+        Spacer(0, 2 * mm),
         KeepTogether(
             [
-                _p("受理人（签字）：____________　　受理单位（盖章）", s["body"]),
+                _sign_row(
+                    _p("受理人（签字）：____________", s["body"]),
+                    _p("受理单位（盖章）", s["right"]),
+                    width,
+                ),
                 _p(f"日期：{data['intake_date_zh']}", s["right"]),
-                Spacer(0, 1.5 * mm),
+                Spacer(0, 1 * mm),
                 _p(
                     "请妥善保管本回执。凭办件编号和身份证号后四位可随时查询办理进度；"
                     f"如有疑问，请向受理窗口咨询或拨打医保服务热线{HOTLINE}。",
@@ -512,20 +550,17 @@ def notice_pdf(data: Mapping[str, Any]) -> bytes:
     """The one-time notice of missing materials (一次性告知书) as an A4 PDF in Chinese."""
     s = _styles(11)
     margin = 20 * mm
-    width = A4[0] - 2 * margin
+    width = A4[0] - 2 * margin - FRAME_PADDING
     missing = list(data["missing"])
-    where = str(data["handling_name"])
-    if data.get("handling_address"):
-        where += f"（地址：{data['handling_address']}）"
+    address = f"地址：{data['handling_address']}。" if data.get("handling_address") else ""
     no_w = 16 * mm
     table = Table(
-        [[_p("序号", s["cell"]), _p("需补正的材料", s["cell"])]]
-        + [[_p(str(i), s["cell"]), _p(m["name"], s["cell"])] for i, m in enumerate(missing, 1)],
+        [[_p("序号", s["center"]), _p("需补正的材料", s["cell"])]]
+        + [[_p(str(i), s["center"]), _p(m["name"], s["cell"])] for i, m in enumerate(missing, 1)],
         colWidths=[no_w, width - no_w],
         repeatRows=1,
     )
     table.setStyle(_grid(header=True))
-    table.setStyle(TableStyle([("ALIGN", (0, 0), (0, -1), "CENTER")]))
     story: list[Flowable] = [
         _p(str(data["agency_name"]), s["agency"]),
         _p("一次性告知书", s["title"]),
@@ -551,8 +586,8 @@ def notice_pdf(data: Mapping[str, Any]) -> bytes:
     story += [
         Spacer(0, 2 * mm),
         _p(
-            f"一、补正方式：请持本告知书及上述全部材料，到{where}窗口提交。"
-            "材料补齐后即继续办理，无需重新申请。",
+            f"一、补正方式：请持本告知书及上述全部材料，到{data['handling_name']}窗口提交，"
+            f"{address}材料补齐后即继续办理，无需重新申请。",
             s["para"],
         ),
         _p("二、办理时限：" + notice_time_text_zh(data), s["para"]),
@@ -573,22 +608,20 @@ def notice_pdf(data: Mapping[str, Any]) -> bytes:
         )
     signature = Table(
         [
-            [_qr_block(data, s, 28 * mm), ""],
-            [
-                _p(f"经办人（签字）：{data['issuer']}", s["body"]),
-                _p(f"经办机构（盖章）：{data['agency_name']}", s["body"]),
-            ],
-            ["", _p(f"{data['handling_name']}　{data['issued_on_zh']}", s["body"])],
+            [_p(f"经办人：{data['issuer']}", s["body"]), _p("经办机构（盖章）", s["body"])],
+            [_p("签字：______________", s["body"]), _p(str(data["agency_name"]), s["body"])],
+            ["", _p(str(data["handling_name"]), s["body"])],
+            ["", _p(str(data["issued_on_zh"]), s["body"])],
         ],
         colWidths=[width * 0.45, width * 0.55],
     )
     signature.setStyle(
         TableStyle(
             [
-                ("SPAN", (0, 0), (1, 0)),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 1), (-1, 1), 10),
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
             ]
         )
     )
@@ -606,7 +639,15 @@ def notice_pdf(data: Mapping[str, Any]) -> bytes:
         )
     )
     story += [
-        KeepTogether([signature, Spacer(0, 6 * mm), receipt_line]),
+        KeepTogether(
+            [
+                _qr_block(data, s, 26 * mm),
+                Spacer(0, 4 * mm),
+                signature,
+                Spacer(0, 6 * mm),
+                receipt_line,
+            ]
+        ),
         Spacer(0, 2 * mm),
         _p("本告知书一式两份，经办机构与申请人各执一份。", s["small"]),
     ]

@@ -14,15 +14,17 @@ count within the period (completions by the day they closed).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from yibao.accounts.rules import Actor, Role
+from yibao.calendar.rules import WorkCalendar
 from yibao.cases.lifecycle import OPEN, State
 from yibao.cases.models import Case, CaseEvent
 from yibao.cases.queries import overdue_clause
@@ -313,7 +315,19 @@ def _received_between(runtime: Runtime, period: Period) -> ColumnElement[bool]:
     )
 
 
-def _grouped(
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """Counts grouped finely (by the keys and by day), to be rolled up in several ways."""
+
+    intake: list[tuple[Key, date, int]]  # key, intake date, cases
+    open: list[tuple[Key, int, int, int, int]]  # key, open, elsewhere, due today, overdue
+    done: list[tuple[Key, date, date, int, int]]  # key, intake, closed, completed, on time
+
+
+def _fetch(
     session: Session,
     *,
     runtime: Runtime,
@@ -321,11 +335,10 @@ def _grouped(
     scope: ColumnElement[bool],
     period: Period,
     by_clerk: bool = False,
-) -> dict[tuple[Any, ...], _Acc]:
-    """Measures of the cases in ``scope``, one accumulator per value of ``keys``."""
+) -> _Raw:
+    """Three GROUP BY queries: intake by day, open cases now, completions by day."""
     today = runtime.today()
-    calendar = runtime.reference().calendar
-    out: dict[tuple[Any, ...], _Acc] = {}
+    n = len(keys)
 
     def base(*columns: Any) -> Select[Any]:
         stmt = select(*keys, *columns).select_from(Case)
@@ -333,16 +346,12 @@ def _grouped(
             stmt = stmt.join(CaseEvent, and_(CaseEvent.case_id == Case.id, CaseEvent.seq == 1))
         return stmt.where(scope)
 
-    def acc(row: Sequence[Any]) -> _Acc:
-        key = tuple(row[: len(keys)])
-        return out.setdefault(key, _Acc())
-
-    n = len(keys)
-    intake = base(func.count()).where(_received_between(runtime, period)).group_by(*keys)
-    for row in session.execute(intake):
-        acc(row).intake += int(row[n])
-
-    open_now = (
+    intake_q = (
+        base(Case.intake_date, func.count())
+        .where(_received_between(runtime, period))
+        .group_by(*keys, Case.intake_date)
+    )
+    open_q = (
         base(
             func.count(),
             _sum(Case.unit != Case.intake_station),
@@ -352,14 +361,7 @@ def _grouped(
         .where(Case.state.in_(_OPEN_STATES))
         .group_by(*keys)
     )
-    for row in session.execute(open_now):
-        a = acc(row)
-        a.open += int(row[n])
-        a.open_elsewhere += int(row[n + 1])
-        a.due_today += int(row[n + 2])
-        a.overdue += int(row[n + 3])
-
-    done = (
+    done_q = (
         base(
             Case.intake_date,
             Case.closed_date,
@@ -373,12 +375,39 @@ def _grouped(
         )
         .group_by(*keys, Case.intake_date, Case.closed_date)
     )
-    for row in session.execute(done):
-        a = acc(row)
-        intake_date, closed_date, count, on_time = row[n : n + 4]
-        a.completed += int(count)
-        a.on_time += int(on_time)
-        a.days[calendar.working_days_between(intake_date, closed_date).days] += int(count)
+    return _Raw(
+        intake=[(tuple(r[:n]), r[n], int(r[n + 1])) for r in session.execute(intake_q)],
+        open=[
+            (tuple(r[:n]), int(r[n]), int(r[n + 1]), int(r[n + 2]), int(r[n + 3]))
+            for r in session.execute(open_q)
+        ],
+        done=[
+            (tuple(r[:n]), r[n], r[n + 1], int(r[n + 2]), int(r[n + 3]))
+            for r in session.execute(done_q)
+        ],
+    )
+
+
+def _rollup(
+    raw: _Raw, *, group: Callable[[Key], Any], period: Period, calendar: WorkCalendar
+) -> dict[Any, _Acc]:
+    """Measures per ``group(key)``, counting intake and completions inside ``period`` only."""
+    out: dict[Any, _Acc] = {}
+    for key, day, count in raw.intake:
+        if period.date_from <= day <= period.date_to:
+            out.setdefault(group(key), _Acc()).intake += count
+    for key, open_, elsewhere, due_today, overdue in raw.open:
+        a = out.setdefault(group(key), _Acc())
+        a.open += open_
+        a.open_elsewhere += elsewhere
+        a.due_today += due_today
+        a.overdue += overdue
+    for key, intake_date, closed_date, count, on_time in raw.done:
+        if period.date_from <= closed_date <= period.date_to:
+            a = out.setdefault(group(key), _Acc())
+            a.completed += count
+            a.on_time += on_time
+            a.days[calendar.working_days_between(intake_date, closed_date).days] += count
     return out
 
 
@@ -389,26 +418,15 @@ def _total(groups: Iterable[_Acc]) -> Measures:
     return total.freeze()
 
 
-def _trend(
-    session: Session, *, runtime: Runtime, scope: ColumnElement[bool], period: Period
-) -> Trend:
+def _trend(session: Session, *, raw: _Raw, scope: ColumnElement[bool], period: Period) -> Trend:
     """Daily intake, completions and overdue count over the period."""
     days = period.days
-    first, last = period.date_from, period.date_to
     intake: Counter[date] = Counter()
-    for day, count in session.execute(
-        select(Case.intake_date, func.count())
-        .where(scope, _received_between(runtime, period))
-        .group_by(Case.intake_date)
-    ):
-        intake[day] = int(count)
-    completed: Counter[date | None] = Counter()
-    for closed, count in session.execute(
-        select(Case.closed_date, func.count())
-        .where(scope, Case.state == _COMPLETED, Case.closed_date >= first, Case.closed_date <= last)
-        .group_by(Case.closed_date)
-    ):
-        completed[closed] = int(count)
+    for _key, day, count in raw.intake:
+        intake[day] += count
+    completed: Counter[date] = Counter()
+    for _key, _intake, closed, count, _on_time in raw.done:
+        completed[closed] += count
     return Trend(
         days=days,
         intake=[intake[d] for d in days],
@@ -459,7 +477,6 @@ def _overdue_series(session: Session, *, scope: ColumnElement[bool], period: Per
             Case.closed_date > first,
             Case.closed_date <= last,
             Case.closed_date > Case.due_date,
-            Case.due_date < last,
         )
         .group_by(Case.closed_date)
     ):
@@ -483,33 +500,36 @@ def station_dashboard(
     if actor.role is not Role.STATION_MASTER or not actor.unit:
         raise Forbidden("only a station master sees a station dashboard")
     ref = runtime.reference(session)
+    calendar = ref.calendar
     today = runtime.today()
     period = period or default_period(today)
     station = actor.unit
     scope = and_(visible(actor), Case.intake_station == station)
 
-    now = _grouped(session, runtime=runtime, keys=[], scope=scope, period=Period(today, today))
-    today_measures = _total(now.values())
-
-    clerks_raw = _grouped(
+    # One fetch by (clerk, item, day) serves the clerk table, the item table and the trend.
+    fetch = partial(
+        _fetch,
         session,
         runtime=runtime,
-        keys=[CaseEvent.actor_id, CaseEvent.actor_name],
+        keys=[CaseEvent.actor_id, CaseEvent.actor_name, Case.service_code],
         scope=scope,
-        period=period,
         by_clerk=True,
     )
+    raw = fetch(period=period)
+    today_only = Period(today, today)
+    raw_today = raw if period.date_from <= today <= period.date_to else fetch(period=today_only)
+
     clerks = [
         ClerkRow(actor_id=key[0], name=str(key[1]), measures=a.freeze())
-        for key, a in clerks_raw.items()
+        for key, a in _rollup(
+            raw, group=lambda k: (k[0], k[1]), period=period, calendar=calendar
+        ).items()
     ]
     clerks.sort(key=lambda r: (-r.measures.intake, -r.measures.open, r.name))
 
-    items_raw = _grouped(
-        session, runtime=runtime, keys=[Case.service_code], scope=scope, period=period
-    )
+    by_item = _rollup(raw, group=lambda k: k[2], period=period, calendar=calendar)
     items = []
-    for (code,), a in items_raw.items():
+    for code, a in by_item.items():
         info = ref.services.get(code)
         items.append(
             ItemRow(
@@ -527,11 +547,13 @@ def station_dashboard(
         station_name=ref.unit_names.get(station, station),
         today=today,
         period=period,
-        today_measures=today_measures,
-        total=_total(items_raw.values()),
+        today_measures=_total(
+            _rollup(raw_today, group=lambda k: (), period=today_only, calendar=calendar).values()
+        ),
+        total=_total(by_item.values()),
         clerks=clerks,
         items=items,
-        trend=_trend(session, runtime=runtime, scope=scope, period=period),
+        trend=_trend(session, raw=raw, scope=scope, period=period),
     )
 
 
@@ -569,8 +591,12 @@ def check_overview_filter(filters: OverviewFilter, towns: Sequence[tuple[str, st
 def overview_choices(session: Session, *, actor: Actor) -> list[tuple[str, str]]:
     """The towns that have an active station, as (code, name), for the filter form."""
     _require_agency_wide(actor)
+    return _towns(_stations(session, actor.agency))
+
+
+def _towns(stations: Iterable[tuple[Station, str]]) -> list[tuple[str, str]]:
     seen: dict[str, str] = {}
-    for station, town_name in _stations(session, actor.agency):
+    for station, town_name in stations:
         if station.town_code and station.town_code not in seen:
             seen[station.town_code] = town_name or station.town_code
     return sorted(seen.items())
@@ -586,26 +612,28 @@ def bureau_overview(
 ) -> Overview:
     """Every station of the agency side by side (bureau officers and supervisors only)."""
     _require_agency_wide(actor)
-    towns = overview_choices(session, actor=actor)
+    every = _stations(session, actor.agency)
+    towns = _towns(every)
     check_overview_filter(filters, towns)
     stations = [
         (s, town)
-        for s, town in _stations(session, actor.agency)
+        for s, town in every
         if (filters.kind is None or s.kind == filters.kind)
         and (filters.town is None or s.town_code == filters.town)
     ]
     codes = [s.code for s, _ in stations]
-    groups = (
-        _grouped(
+    groups: dict[Any, _Acc] = {}
+    if codes:
+        raw = _fetch(
             session,
             runtime=runtime,
             keys=[Case.intake_station],
             scope=and_(visible(actor), Case.intake_station.in_(codes)),
             period=filters.period,
         )
-        if codes
-        else {}
-    )
+        groups = _rollup(
+            raw, group=lambda k: k[0], period=filters.period, calendar=runtime.reference().calendar
+        )
     rows = [
         StationRow(
             code=s.code,
@@ -613,7 +641,7 @@ def bureau_overview(
             kind=s.kind,
             town_code=s.town_code,
             town_name=town,
-            measures=groups.get((s.code,), _Acc()).freeze(),
+            measures=groups.get(s.code, _Acc()).freeze(),
         )
         for s, town in stations
     ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from yibao.runtime import Runtime
 from yibao.transfers.models import OutboxMessage
@@ -89,6 +89,19 @@ def deliver_due(runtime: Runtime, client: httpx.Client, *, limit: int = 100) -> 
                 row.delivered_at = at
                 row.last_error = None
                 result.delivered += 1
+                if row.attempts:
+                    # The peer is back: what waits for it need not sit out its back-off.
+                    uow.session.execute(
+                        update(OutboxMessage)
+                        .where(
+                            OutboxMessage.agency == runtime.agency,
+                            OutboxMessage.to_agency == row.to_agency,
+                            OutboxMessage.delivered_at.is_(None),
+                            OutboxMessage.dead_at.is_(None),
+                            OutboxMessage.next_attempt_at > at,
+                        )
+                        .values(next_attempt_at=at)
+                    )
             else:
                 row.attempts += 1
                 row.last_error = error
