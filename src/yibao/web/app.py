@@ -105,6 +105,7 @@ def page_routers() -> list[APIRouter]:
     from yibao.cases import print_views
     from yibao.cases import views as case_views
     from yibao.reports import views as report_views
+    from yibao.transfers import views as transfer_views
 
     return [
         views.router,
@@ -112,6 +113,7 @@ def page_routers() -> list[APIRouter]:
         print_views.router,
         report_views.router,
         admin_views.router,
+        transfer_views.router,
     ]
 
 

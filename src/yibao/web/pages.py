@@ -117,6 +117,7 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/cases", "All cases", frozenset({Role.BUREAU_OFFICER, Role.SUPERVISOR})),
     ("/dashboard", "Station dashboard", frozenset({Role.STATION_MASTER})),
     ("/overview", "Bureau overview", frozenset({Role.BUREAU_OFFICER, Role.SUPERVISOR})),
+    ("/transfers", "Transfers", frozenset({Role.BUREAU_OFFICER, Role.SUPERVISOR})),
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
     ("/admin/stations", "Stations", frozenset({Role.ADMIN})),
     ("/admin/calendar", "Calendar", frozenset({Role.ADMIN})),
