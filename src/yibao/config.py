@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # Browser sessions end after this long without a request, and after this long in all.
     session_idle_minutes: int = 30
     session_max_hours: int = 12
+    # The address citizens reach this node at (for the QR codes on printed receipts); empty:
+    # the address of the request that printed it.
+    public_url: str = ""
     # Cross-region transfers: the peers file (docs/federation.md); empty: no federation.
     peers_file: str = ""
     # Run the outbox relay in the server process (turn off to run it elsewhere, or in tests).

@@ -53,7 +53,7 @@ def _document(
             "events": events,
             "agency_name": agency.name_zh if agency else runtime.agency,
             "addresses": addresses,
-            "public_url": str(request.url_for("public_case", case_no=case.case_no)),
+            "public_url": _public_url(request, runtime.settings.public_url, case.case_no),
         }
         if kind == "receipt":
             return printables.receipt_data(case, ref, runtime.today(), **common)
@@ -128,3 +128,10 @@ def notice_pdf(request: Request, case_no: str, actor: PageActor, runtime: Runtim
     """The one-time notice as a PDF (always Chinese)."""
     data = _document(request, runtime, actor, case_no, "notice")
     return _pdf(request, data, printables.notice_pdf, "notice")
+
+
+def _public_url(request: Request, configured: str, case_no: str) -> str:
+    """The citizen page's address for the QR: the configured public URL, else this request's."""
+    if configured:
+        return f"{configured.rstrip('/')}/public/cases/{case_no}"
+    return str(request.url_for("public_case", case_no=case_no))
