@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench pg-up clean
+.PHONY: setup demo test lint typecheck unit bench pg-up browser-deps federation-demo clean
 
 setup: $(STAMP)
 
@@ -31,8 +31,13 @@ pg-up:
 	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 	  echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1
 
-## make test: lint, types, and every test on SQLite and PostgreSQL
-test: setup lint typecheck pg-up
+## Browser tests drive Debian's Chromium (Playwright's own download does not work here).
+browser-deps:
+	@test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk)
+
+## make test: lint, types, and every test on SQLite and PostgreSQL, browser journeys included
+test: setup lint typecheck pg-up browser-deps
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup
 
 unit: setup
@@ -42,6 +47,9 @@ unit: setup
 bench: setup pg-up
 	$(BIN)/python bench/bench_calendar.py
 	$(BIN)/python bench/bench_intake.py
+
+federation-demo: setup
+	$(BIN)/yibao federation demo
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache bench/results

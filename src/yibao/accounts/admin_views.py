@@ -7,6 +7,7 @@ the list, whose ``done`` query parameter names the flash message to show.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Annotated, Any
@@ -19,7 +20,8 @@ from yibao.accounts import admin
 from yibao.accounts.models import User
 from yibao.accounts.rules import STATION_ROLES, Actor, Role
 from yibao.calendar.schedule_file import parse_schedule
-from yibao.errors import DomainError, FieldError, Forbidden, NotFound, ValidationFailed
+from yibao.db import UnitOfWork
+from yibao.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from yibao.stations import admin as station_admin
 from yibao.stations.models import Station
 from yibao.web.deps import RuntimeDep
@@ -214,14 +216,10 @@ def _user_page(
     try:
         with runtime.db.session() as session:
             user = admin.get_user(session, actor=actor, user_id=user_id)
-            station = (
-                station_admin.get_station(session, actor=actor, code=user.station_code)
-                if user.station_code
-                else None
-            )
+            names = {s.code: s.name for s in station_admin.list_all(session, actor=actor)}
     except NotFound:
         return _not_found(request)
-    row = _user_row(runtime, actor, user, {station.code: station.name} if station else {})
+    row = _user_row(runtime, actor, user, names)
     return render(
         request,
         "admin/user.html",
@@ -237,18 +235,16 @@ def user_detail(request: Request, runtime: RuntimeDep, actor: PageActor, user_id
 
 
 def _user_action(
-    request: Request, runtime: RuntimeDep, actor: Actor, user_id: int, done: str, **kw: Any
+    request: Request,
+    runtime: RuntimeDep,
+    actor: Actor,
+    user_id: int,
+    done: str,
+    act: Callable[[UnitOfWork], User],
 ) -> Response:
     try:
         with runtime.db.uow() as uow:
-            if done == "unlocked":
-                user = admin.unlock(uow, actor=actor, user_id=user_id)
-            elif done == "password":
-                user = admin.reset_password(uow, actor=actor, user_id=user_id, **kw)
-            else:
-                user = admin.set_active(
-                    uow, actor=actor, user_id=user_id, active=done == "reactivated"
-                )
+            user = act(uow)
     except NotFound:
         return _not_found(request)
     except ValidationFailed as exc:
@@ -262,34 +258,55 @@ def _user_action(
             status_code=422,
         )
     except Forbidden as exc:
-        return _user_page(
-            request, runtime, actor, user_id, error=_forbidden_text(exc), status_code=403
+        message = (
+            _("You cannot deactivate your own account.")
+            if exc.data.get("reason") == "self_deactivation"
+            else error_message(exc)
         )
+        return _user_page(request, runtime, actor, user_id, error=message, status_code=403)
     return _back("/admin/users", done, user.username)
-
-
-def _forbidden_text(exc: DomainError) -> str:
-    if exc.data.get("reason") == "self_deactivation":
-        return _("You cannot deactivate your own account.")
-    return error_message(exc)
 
 
 @router.post("/users/{user_id}/deactivate")
 def deactivate_user(request: Request, runtime: RuntimeDep, info: CsrfDep, user_id: int) -> Response:
     """Deactivate an account: its sessions end and its tokens stop working."""
-    return _user_action(request, runtime, _admin(info.actor), user_id, "deactivated")
+    actor = _admin(info.actor)
+    return _user_action(
+        request,
+        runtime,
+        actor,
+        user_id,
+        "deactivated",
+        lambda uow: admin.set_active(uow, actor=actor, user_id=user_id, active=False),
+    )
 
 
 @router.post("/users/{user_id}/reactivate")
 def reactivate_user(request: Request, runtime: RuntimeDep, info: CsrfDep, user_id: int) -> Response:
     """Let a deactivated account sign in again."""
-    return _user_action(request, runtime, _admin(info.actor), user_id, "reactivated")
+    actor = _admin(info.actor)
+    return _user_action(
+        request,
+        runtime,
+        actor,
+        user_id,
+        "reactivated",
+        lambda uow: admin.set_active(uow, actor=actor, user_id=user_id, active=True),
+    )
 
 
 @router.post("/users/{user_id}/unlock")
 def unlock_user(request: Request, runtime: RuntimeDep, info: CsrfDep, user_id: int) -> Response:
     """Lift the lockout after repeated wrong passwords."""
-    return _user_action(request, runtime, _admin(info.actor), user_id, "unlocked")
+    actor = _admin(info.actor)
+    return _user_action(
+        request,
+        runtime,
+        actor,
+        user_id,
+        "unlocked",
+        lambda uow: admin.unlock(uow, actor=actor, user_id=user_id),
+    )
 
 
 @router.post("/users/{user_id}/password")
@@ -302,14 +319,20 @@ def reset_password(
     password_confirm: Annotated[str, Form()] = "",
 ) -> Response:
     """Set a new password chosen by the admin."""
+    actor = _admin(info.actor)
     return _user_action(
         request,
         runtime,
-        _admin(info.actor),
+        actor,
         user_id,
         "password",
-        password=password,
-        password_confirm=password_confirm,
+        lambda uow: admin.reset_password(
+            uow,
+            actor=actor,
+            user_id=user_id,
+            password=password,
+            password_confirm=password_confirm,
+        ),
     )
 
 

@@ -393,18 +393,26 @@ def _rollup(
 ) -> dict[Any, _Acc]:
     """Measures per ``group(key)``, counting intake and completions inside ``period`` only."""
     out: dict[Any, _Acc] = {}
+
+    def acc(key: Key) -> _Acc:
+        g = group(key)
+        a = out.get(g)
+        if a is None:
+            a = out[g] = _Acc()
+        return a
+
     for key, day, count in raw.intake:
         if period.date_from <= day <= period.date_to:
-            out.setdefault(group(key), _Acc()).intake += count
+            acc(key).intake += count
     for key, open_, elsewhere, due_today, overdue in raw.open:
-        a = out.setdefault(group(key), _Acc())
+        a = acc(key)
         a.open += open_
         a.open_elsewhere += elsewhere
         a.due_today += due_today
         a.overdue += overdue
     for key, intake_date, closed_date, count, on_time in raw.done:
         if period.date_from <= closed_date <= period.date_to:
-            a = out.setdefault(group(key), _Acc())
+            a = acc(key)
             a.completed += count
             a.on_time += on_time
             a.days[calendar.working_days_between(intake_date, closed_date).days] += count

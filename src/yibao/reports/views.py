@@ -215,7 +215,6 @@ def overview_page(
         "to": period.date_to.isoformat(),
     }
     context.update(
-        rows=overview_rows(overview, i18n.gettext),
         export_url="/overview.xlsx?" + urlencode(query),
         chart={
             "codes": [r.code for r in overview.rows],
