@@ -39,6 +39,8 @@ class Case(Base):
         Index(None, "agency", "received_at", "id"),
         Index(None, "agency", "state", "due_date"),
         Index(None, "agency", "applicant_id_tail"),
+        # Reports: completions by the day they closed.
+        Index(None, "agency", "state", "closed_date"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from yibao import __version__
@@ -67,6 +67,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def healthz() -> JSONResponse:
         """Liveness: 200 when the process serves."""
         return JSONResponse({"status": "ok", "agency": settings.agency, "version": __version__})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        """Browsers ask for it; the pages link the SVG icon."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     app.include_router(accounts_api.router)
     app.include_router(catalog_api.router)
