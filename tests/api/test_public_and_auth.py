@@ -118,3 +118,28 @@ def test_healthz_and_openapi(client: TestClient) -> None:
         "/api/v1/services",
     ):
         assert path in spec["paths"]
+
+
+def test_password_reset_revokes_earlier_tokens(client: TestClient, clean: Node) -> None:
+    from sqlalchemy import select
+
+    from yibao.accounts import admin
+    from yibao.accounts.models import User
+    from yibao.accounts.service import actor_of
+
+    token = client.post("/api/v1/auth/token",
+                        json={"username": "clerk_m01", "password": PASSWORD}).json()["access_token"]
+    h = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/cases", headers=h).status_code == 200
+    with clean.runtime.db.uow() as uow:
+        admin_user = uow.session.scalar(select(User).where(User.username == "admin"))
+        target = uow.session.scalar(select(User).where(User.username == "clerk_m01"))
+        assert admin_user and target
+        admin.reset_password(uow, actor=actor_of(admin_user), user_id=target.id,
+                             password=PASSWORD, password_confirm=PASSWORD, now=clean.runtime.now())
+    assert client.get("/api/v1/cases", headers=h).status_code == 401
+    clean.clock.now += timedelta(seconds=2)
+    fresh = client.post("/api/v1/auth/token", json={"username": "clerk_m01", "password": PASSWORD})
+    assert fresh.status_code == 200
+    h2 = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+    assert client.get("/api/v1/cases", headers=h2).status_code == 200

@@ -20,7 +20,7 @@ from yibao.audit.models import AuditRecord
 from yibao.calendar.models import CalendarDay, CalendarYear
 from yibao.calendar.rules import YearSchedule
 from yibao.calendar.service import store_schedule
-from yibao.db import UnitOfWork
+from yibao.db import UnitOfWork, utcnow
 from yibao.errors import FieldError, Forbidden, NotFound, ValidationFailed
 
 MAX_DISPLAY_NAME = 64
@@ -153,7 +153,13 @@ def set_active(uow: UnitOfWork, *, actor: Actor, user_id: int, active: bool) -> 
 
 
 def reset_password(
-    uow: UnitOfWork, *, actor: Actor, user_id: int, password: str, password_confirm: str
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    user_id: int,
+    password: str,
+    password_confirm: str,
+    now: datetime | None = None,
 ) -> User:
     """Set a new password; it also lifts a lockout and signs the user out of every browser."""
     user = get_user(uow.session, actor=actor, user_id=user_id)
@@ -171,6 +177,8 @@ def reset_password(
     # The person who forgot the password is usually the one who locked the account.
     user.failed_attempts = 0
     user.locked_until = None
+    # Bearer tokens issued before now stop working too, not only browser sessions.
+    user.tokens_valid_after = now or utcnow()
     uow.session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     _audit(uow, actor, "user.password_reset", user)
     uow.commit()

@@ -332,6 +332,7 @@ def reset_password(
             user_id=user_id,
             password=password,
             password_confirm=password_confirm,
+            now=runtime.now(),
         ),
     )
 

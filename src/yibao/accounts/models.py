@@ -27,6 +27,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bearer tokens issued before this moment are refused (set by a password reset).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSession(Base):

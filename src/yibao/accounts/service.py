@@ -223,6 +223,9 @@ def actor_from_token(
     user = session.get(User, user_id)
     if user is None or not user.active or user.agency != agency:
         raise NotAuthenticated("invalid or expired token")
+    valid_after = user.tokens_valid_after
+    if valid_after is not None and int(claims.get("iat", 0)) <= int(valid_after.timestamp()):
+        raise NotAuthenticated("invalid or expired token")
     return actor_of(user, ip=ip)
 
 
