@@ -37,6 +37,13 @@ async def receive_message(request: Request) -> JSONResponse:
     return await run_in_threadpool(_handle, runtime, request, url, headers, body)
 
 
+@router.api_route("/messages", methods=["PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def other_method(request: Request) -> JSONResponse:
+    """Any other method is checked like a POST first: a POST's signature on it is refused (401,
+    logged) as a bad signature; a request signed for that method gets 405."""
+    return await receive_message(request)
+
+
 def _handle(
     runtime: Runtime, request: Request, url: str, headers: list[tuple[str, str]], body: bytes
 ) -> JSONResponse:
@@ -72,6 +79,10 @@ def _handle(
         _refused(runtime, ip, exc.reason)
         return problem(
             401, "Signature refused", exc.reason, type_="https://yibao.example/problems/signature"
+        )
+    if request.method != "POST":
+        return problem(
+            405, "Method not allowed", "messages are POSTed", headers={"Allow": "POST"}
         )
     try:
         payload: Any = json.loads(body)

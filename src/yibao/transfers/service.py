@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -399,6 +399,7 @@ def _apply_pending(
         select(Transfer).where(Transfer.agency == runtime.agency, Transfer.id == transfer_id)
     )
     count = 0
+    opened = False
     while True:
         expected = (t.last_seq_applied if t else 0) + 1
         msg = session.scalar(
@@ -410,7 +411,7 @@ def _apply_pending(
             )
         )
         if msg is None:
-            return count
+            break
         mtype = MType(msg.type)
         if t is None:
             t = _open_from(
@@ -419,11 +420,10 @@ def _apply_pending(
             if t is None:  # a first message that cannot open a transfer: keep it, apply none
                 msg.applied, msg.applied_at = False, now
                 return count
+            opened = True
         effect = _apply(session, runtime, t, mtype, msg.body, now=now)
         msg.applied, msg.applied_at = effect.applied, now
         t.last_seq_applied = msg.seq
-        if envelope["seq"] == msg.seq:
-            t.counterpart_state = envelope.get("sender_state")
         count += 1
         # The node's own reflex: a request from the out-agency is answered by the letter.
         if mtype == MType.REQUEST and effect.applied and t.role == TRole.IN:
@@ -440,6 +440,32 @@ def _apply_pending(
                 now=now,
                 actor_name=SYSTEM_NAME,
             )
+    if t is not None:
+        _note_counterpart_state(session, runtime, t, envelope, opened=opened)
+    return count
+
+
+def _note_counterpart_state(
+    session: Session, runtime: Runtime, t: Transfer, envelope: dict[str, Any], *, opened: bool
+) -> None:
+    """The counterpart's state as its latest message (highest ``seq``) reported it.
+
+    Deliveries may come out of order: a message that fills a gap must not overwrite what a
+    later one said, so duplicated or shuffled deliveries show the same state as in-order ones.
+    """
+    latest = session.scalar(
+        select(func.max(TransferMessage.seq)).where(
+            TransferMessage.agency == runtime.agency,
+            TransferMessage.transfer_id == t.id,
+            TransferMessage.direction == "recv",
+        )
+    )
+    if envelope["seq"] >= (latest or 0):
+        t.counterpart_state = envelope.get("sender_state")
+    elif opened and t.last_seq_applied >= (latest or 0):
+        # Later messages came before the first one, when this node had no record to note
+        # their states on; both records fold the same messages, so ours is the best estimate.
+        t.counterpart_state = t.state
 
 
 def _open_from(
