@@ -82,6 +82,25 @@ STATE_LABELS_ZH: dict[State, str] = {
     S.REJECTED: "不予受理",
     S.WITHDRAWN: "已撤回",
 }
+STATE_LABELS_EN: dict[State, str] = {
+    S.RECEIVED: "Received",
+    S.IN_PROGRESS: "In progress",
+    S.MATERIALS_PENDING: "Waiting for materials",
+    S.FORWARDED: "Forwarded",
+    S.COMPLETED: "Completed",
+    S.REJECTED: "Rejected",
+    S.WITHDRAWN: "Withdrawn",
+}
+ACTION_LABELS_EN: dict[Action, str] = {
+    A.START: "Start",
+    A.REQUEST_MATERIALS: "Request missing materials",
+    A.SUPPLEMENT: "Materials supplied",
+    A.FORWARD: "Forward",
+    A.TAKE: "Take over",
+    A.COMPLETE: "Complete",
+    A.REJECT: "Reject",
+    A.WITHDRAW: "Withdraw",
+}
 ACTION_LABELS_ZH: dict[Action, str] = {
     A.START: "开始办理",
     A.REQUEST_MATERIALS: "一次性告知补正",

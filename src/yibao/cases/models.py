@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from yibao.db import Base, BigIntPK, UTCDateTime, utcnow
+from yibao.field.crypto import SealedString
 
 
 class Case(Base):
@@ -41,6 +42,8 @@ class Case(Base):
         Index(None, "agency", "applicant_id_tail"),
         # Reports: completions by the day they closed.
         Index(None, "agency", "state", "closed_date"),
+        # Cases taken on one mobile visit.
+        Index(None, "agency", "visit_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -52,7 +55,8 @@ class Case(Base):
     channel: Mapped[str] = mapped_column(String(10))
     state: Mapped[str] = mapped_column(String(20))
 
-    applicant_id_number: Mapped[str] = mapped_column(String(18))
+    # Sealed: encrypted at rest on a field laptop (yibao.field.crypto), plain centrally.
+    applicant_id_number: Mapped[str] = mapped_column(SealedString())
     applicant_id_tail: Mapped[str] = mapped_column(String(4))
     applicant_name: Mapped[str] = mapped_column(String(50))
     applicant_initials: Mapped[str] = mapped_column(String(50), default="")
@@ -61,6 +65,8 @@ class Case(Base):
     materials_received: Mapped[list[str]] = mapped_column(JSON, default=list)
     materials_missing: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(Text)
+    # The mobile visit the case was taken on (a visit of the intake station on the capture date).
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("visits.id"))
 
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # capture time
     intake_date: Mapped[date] = mapped_column(Date)  # local date of capture

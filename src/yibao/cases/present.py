@@ -40,6 +40,8 @@ def case_dict(
         "state_label": lifecycle.STATE_LABELS_ZH[state],
         "service_code": case.service_code,
         "service_name": service.name_zh if service else case.service_code,
+        "service_name_en": service.name_en if service else case.service_code,
+        "state_label_en": lifecycle.STATE_LABELS_EN[state],
         "station_code": case.intake_station,
         "station_name": ref.unit_names.get(case.intake_station, case.intake_station),
         "unit": case.unit,

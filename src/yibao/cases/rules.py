@@ -79,7 +79,9 @@ def timing(
         left = calendar.working_days_between(today, due_date)
         clock = Clock.RUNNING
     reference = closed_date or today
-    if left.days < 0 or (left.days == 0 and reference > due_date):
+    # A paused case's stored due date is stale: only its frozen working days count.
+    late_on_a_day_off = clock is not Clock.PAUSED and left.days == 0 and reference > due_date
+    if left.days < 0 or late_on_a_day_off:
         light = Light.RED
     elif left.days == 0:
         light = Light.YELLOW

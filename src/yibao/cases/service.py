@@ -153,6 +153,13 @@ def intake(
                     created_at=now,
                 )
             )
+        if runtime.field_hook is not None:
+            runtime.field_hook(
+                session,
+                "case",
+                case,
+                {**request.model_dump(mode="json"), "captured_at": captured.isoformat()},
+            )
         audit.record(
             session,
             agency=actor.agency,
@@ -387,6 +394,13 @@ def act(
     now = runtime.now()
     # Read before the first change, so no autoflush sends the UPDATE ahead of the commit below.
     last_seq = session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id))
+    if runtime.field_hook is not None:
+        runtime.field_hook(
+            session,
+            "action",
+            case,
+            {**request.model_dump(mode="json"), "case_no": case.case_no, "case_id": str(case.id)},
+        )
     for column, value in decision.changes.items():
         setattr(case, column, value)
     case.state = decision.to_state.value

@@ -12,7 +12,14 @@ from pydantic import ValidationError
 
 from yibao.accounts.rules import FULL_ID_ROLES, Actor, Role
 from yibao.cases import lifecycle, present, queries, rules, service
-from yibao.cases.lifecycle import ACTION_LABELS_ZH, STATE_LABELS_ZH, Action, State
+from yibao.cases.lifecycle import (
+    ACTION_LABELS_EN,
+    ACTION_LABELS_ZH,
+    STATE_LABELS_EN,
+    STATE_LABELS_ZH,
+    Action,
+    State,
+)
 from yibao.cases.queries import CaseFilter, Order
 from yibao.cases.schemas import CHANNELS, ActionIn, IntakeIn
 from yibao.errors import (
@@ -148,7 +155,7 @@ def _list_page(
 
 def _choices(ref: Reference, actor: Actor) -> dict[str, Any]:
     return {
-        "states": [(s.value, STATE_LABELS_ZH[s]) for s in State],
+        "states": list(_state_labels().items()),
         "services": [(s.code, s.name_zh, s.name_en) for s in ref.services.values()],
         "channels": [(c, CHANNEL_LABELS[c]) for c in CHANNELS],
         "stations": [(code, name) for code, name in ref.unit_names.items()],
@@ -399,6 +406,19 @@ def _intake_fields(errors: dict[str, str]) -> dict[str, str]:
             name = "materials"
         out.setdefault(name, msg)
     return out
+
+
+def _action_labels() -> dict[str, str]:
+    zh = _zh()
+    labels = {a.value: (ACTION_LABELS_ZH[a] if zh else ACTION_LABELS_EN[a]) for a in Action}
+    labels["intake"] = "受理" if zh else "Intake"
+    labels["download"] = "下载到本机" if zh else "Downloaded"
+    return labels
+
+
+def _state_labels() -> dict[str, str]:
+    zh = _zh()
+    return {s.value: (STATE_LABELS_ZH[s] if zh else STATE_LABELS_EN[s]) for s in State}
 
 
 def _zh() -> bool:

@@ -18,6 +18,7 @@ from yibao.catalog import api as catalog_api
 from yibao.config import Settings, get_settings
 from yibao.db import Database
 from yibao.runtime import Runtime
+from yibao.field import api as field_api
 from yibao.transfers import api as transfers_api
 from yibao.transfers import federation_api
 from yibao.transfers.relay import Relay
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     relay = _federation(settings, runtime)
+    _field_mode(runtime)
     app.state.public_limiter = RateLimiter(settings.public_rate_per_minute, 60.0)
     problems.install(app)
 
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(public_api.router)
     app.include_router(transfers_api.router)
     app.include_router(federation_api.router)
+    app.include_router(field_api.router)
     for router in page_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -104,12 +107,24 @@ def _federation(settings: Settings, runtime: Runtime) -> Relay | None:
     return relay
 
 
+def _field_mode(runtime: Runtime) -> None:
+    """On a field laptop: seal ID numbers, queue every case change, unlock at sign-in."""
+    from yibao.field import crypto, laptop
+
+    if laptop.state(runtime.db) is None:
+        return
+    crypto.activate(None)  # sealed from now on; readable once a team member signs in
+    runtime.field_hook = laptop.enqueue
+    runtime.on_login = lambda password: laptop.unlock(runtime.db, password)
+
+
 def page_routers() -> list[APIRouter]:
     """The HTML pages, one router per concept."""
     from yibao.accounts import admin_views, views
     from yibao.cases import print_views
     from yibao.cases import views as case_views
     from yibao.reports import views as report_views
+    from yibao.field import views as field_views
     from yibao.transfers import views as transfer_views
 
     return [
@@ -119,6 +134,7 @@ def page_routers() -> list[APIRouter]:
         report_views.router,
         admin_views.router,
         transfer_views.router,
+        field_views.router,
     ]
 
 

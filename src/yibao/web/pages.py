@@ -162,10 +162,12 @@ def render(
         "csrf_token": info.csrf_token if info else "",
         "nav": [(href, label) for href, label, roles in NAV if actor and actor.role in roles],
         "path": request.url.path,
+        "full_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "unit_name": runtime.reference().unit_names.get(actor.unit or "", "") if actor else "",
         "locale": i18n.current_locale.get(),
         "is_htmx": request.headers.get("hx-request") == "true",
         "role_labels": ROLE_LABELS,
+        "field_mode": runtime.field_hook is not None,
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)

@@ -1,0 +1,458 @@
+"""The central node's side of field mode: register laptops, hand out the day's bundle, sync.
+
+Sync answers per record. A record is applied in its own transaction and its answer kept under
+the record's client-made id, so a record sent again (after a cut connection) gets the same
+answer and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yibao.accounts.models import User
+from yibao.accounts.rules import Actor, Role
+from yibao.accounts.service import actor_of
+from yibao.audit import service as audit
+from yibao.calendar.service import load_schedules
+from yibao.cases import service as cases
+from yibao.cases.lifecycle import State
+from yibao.cases.models import Case, IdempotencyRecord
+from yibao.cases.schemas import ActionIn, IntakeIn
+from yibao.catalog.models import Material, Service
+from yibao.db import UnitOfWork
+from yibao.errors import (
+    ActionNotAllowed,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    ValidationFailed,
+)
+from yibao.field.models import FieldDevice, FieldReceipt
+from yibao.people.rules import mask_id
+from yibao.runtime import Runtime
+from yibao.stations.models import Agency, Station, Town
+
+DEVICE_TOKEN_DAYS = 30
+FIELD_ROLES = (Role.CLERK, Role.STATION_MASTER)
+STALE_AFTER = timedelta(days=3)
+
+
+def field_key(client_id: uuid.UUID | str) -> str:
+    """The idempotency key under which a laptop's case is taken centrally."""
+    return f"field:{client_id}"
+
+
+def register_device(
+    uow: UnitOfWork, *, runtime: Runtime, actor: Actor, label: str = ""
+) -> tuple[FieldDevice, str]:
+    """Register a laptop for a station's team member; returns it and its device token."""
+    if actor.role not in FIELD_ROLES or not actor.unit:
+        raise Forbidden("field mode is for the clerks and station masters of a station")
+    now = runtime.now()
+    device = FieldDevice(
+        id=uuid.uuid4(),
+        agency=runtime.agency,
+        user_id=actor.id,
+        username=actor.username,
+        station_code=actor.unit,
+        label=label[:100],
+        created_at=now,
+    )
+    uow.session.add(device)
+    audit.record(
+        uow.session,
+        agency=runtime.agency,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="field.register",
+        object_type="device",
+        object_id=str(device.id),
+        ip=actor.ip,
+    )
+    uow.commit()
+    token = jwt.encode(
+        {
+            "typ": "device",
+            "dev": str(device.id),
+            "sub": str(actor.id),
+            "agy": runtime.agency,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(days=DEVICE_TOKEN_DAYS)).timestamp()),
+        },
+        runtime.settings.secret_key,
+        algorithm="HS256",
+    )
+    return device, token
+
+
+def device_actor(
+    session: Session, *, runtime: Runtime, token: str, ip: str | None = None
+) -> tuple[Actor, FieldDevice]:
+    """The team member and laptop behind a device token; revoked laptops are refused."""
+    try:
+        claims = jwt.decode(
+            token,
+            runtime.settings.secret_key,
+            algorithms=["HS256"],
+            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "dev", "sub"]},
+        )
+        device_id, user_id = uuid.UUID(claims["dev"]), int(claims["sub"])
+        expired = int(claims["exp"]) <= int(runtime.now().timestamp())
+        typ = claims.get("typ")
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+        raise NotAuthenticated("invalid device token") from None
+    if expired or typ != "device":
+        raise NotAuthenticated("invalid or expired device token")
+    device = session.scalar(
+        select(FieldDevice).where(FieldDevice.agency == runtime.agency, FieldDevice.id == device_id)
+    )
+    if device is None or device.user_id != user_id:
+        raise NotAuthenticated("unknown device")
+    if device.revoked_at is not None:
+        raise Forbidden("this laptop was revoked; ask the bureau", revoked=True)
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotAuthenticated("the account is no longer active")
+    return actor_of(user, ip=ip), device
+
+
+def bundle(session: Session, *, runtime: Runtime, actor: Actor) -> dict[str, Any]:
+    """What a laptop needs for a day offline: reference data and the station's waiting cases."""
+    agency = runtime.agency
+    materials = {
+        m.code: {"zh": m.name_zh, "en": m.name_en}
+        for m in session.scalars(select(Material).where(Material.agency == agency))
+    }
+    services = [
+        {
+            "code": s.code,
+            "name_zh": s.name_zh,
+            "name_en": s.name_en,
+            "category": s.category,
+            "time_limit_days": s.time_limit_days,
+            "channel_limits": s.channel_limits or {},
+            "materials": s.materials or [],
+            "accept": s.accept_kinds,
+            "complete": s.complete_kinds,
+            "instant": s.instant,
+        }
+        for s in session.scalars(
+            select(Service).where(Service.agency == agency, Service.active).order_by(Service.id)
+        )
+    ]
+    agencies = [
+        {
+            "code": a.code,
+            "name_zh": a.name_zh,
+            "name_en": a.name_en,
+            "province": a.province,
+            "region_zh": a.region_zh,
+        }
+        for a in session.scalars(select(Agency))
+    ]
+    towns = [
+        {
+            "code": t.code,
+            "release": t.release,
+            "name": t.name,
+            "kind": t.kind,
+            "distance_km": t.distance_km,
+            "travel_minutes": t.travel_minutes,
+        }
+        for t in session.scalars(select(Town).where(Town.agency == agency))
+    ]
+    stations = [
+        {
+            "code": s.code,
+            "name": s.name,
+            "kind": s.kind,
+            "town": s.town_code,
+            "master": s.master,
+            "address": s.address,
+            "villages": s.villages or [],
+        }
+        for s in session.scalars(select(Station).where(Station.agency == agency, Station.active))
+    ]
+    release = next((t["release"] for t in towns), "")
+    calendar = [
+        {
+            "year": y.year,
+            "source": y.source,
+            "holidays": sorted(d.isoformat() for d in y.holidays),
+            "workdays": sorted(d.isoformat() for d in y.workdays),
+        }
+        for y in load_schedules(session)
+    ]
+    waiting = (
+        []
+        if not actor.unit
+        else [
+            {
+                "case_no": c.case_no,
+                "id": str(c.id),
+                "service_code": c.service_code,
+                "channel": c.channel,
+                "state": c.state,
+                "version": c.version,
+                "applicant": {
+                    "id_masked": mask_id(c.applicant_id_number),
+                    "id_tail": c.applicant_id_tail,
+                    "name": c.applicant_name,
+                    "phone": c.applicant_phone,
+                },
+                "materials_received": c.materials_received or [],
+                "materials_missing": c.materials_missing or [],
+                "received_at": c.received_at.isoformat(),
+                "intake_date": c.intake_date.isoformat(),
+                "due_date": c.due_date.isoformat(),
+                "remaining_days": c.remaining_days,
+            }
+            for c in session.scalars(
+                select(Case)
+                .where(
+                    Case.agency == agency,
+                    Case.unit == actor.unit,
+                    Case.state == State.MATERIALS_PENDING.value,
+                )
+                .limit(2000)
+            )
+        ]
+    )
+    return {
+        "agency": agency,
+        "user": {
+            "username": actor.username,
+            "display_name": actor.display_name,
+            "role": actor.role.value,
+            "station": actor.unit,
+        },
+        "catalogue": {"materials": materials, "services": services},
+        "network": {
+            "agencies": agencies,
+            "code_release": release,
+            "towns": towns,
+            "stations": stations,
+        },
+        "calendar": calendar,
+        "waiting_cases": waiting,
+        "generated_at": runtime.now().isoformat(),
+    }
+
+
+def sync(
+    runtime: Runtime, *, actor: Actor, device: FieldDevice, records: list[Any]
+) -> list[dict[str, Any]]:
+    """Apply each record in order, each in its own transaction; one answer per record."""
+    results = [_one(runtime, actor, device, r) for r in records]
+    with runtime.db.uow() as uow:
+        row = uow.session.get(FieldDevice, device.pk)
+        if row is not None:
+            row.last_sync_at = runtime.now()
+        uow.commit()
+    return results
+
+
+def _one(runtime: Runtime, actor: Actor, device: FieldDevice, record: Any) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        return {"client_id": None, "status": "refused", "reason": "a record is an object"}
+    try:
+        client_id = uuid.UUID(str(record.get("client_id")))
+    except ValueError:
+        return {
+            "client_id": record.get("client_id"),
+            "status": "refused",
+            "reason": "client_id: a UUID is required",
+        }
+    kind = record.get("kind")
+    with runtime.db.session() as s:
+        seen = s.scalar(
+            select(FieldReceipt).where(
+                FieldReceipt.agency == runtime.agency, FieldReceipt.client_id == client_id
+            )
+        )
+        if seen is not None:
+            return {
+                "client_id": str(client_id),
+                "status": seen.status,
+                "duplicate": True,
+                "case_no": seen.case_no,
+                **seen.detail,
+            }
+    if kind == "case":
+        status, case_no, detail = _intake(runtime, actor, client_id, record.get("payload"))
+    elif kind == "action":
+        status, case_no, detail = _action(runtime, actor, record.get("payload"))
+    else:
+        status, case_no, detail = "refused", None, {"reason": "kind: case or action"}
+    with runtime.db.uow() as uow:
+        uow.session.add(
+            FieldReceipt(
+                agency=runtime.agency,
+                client_id=client_id,
+                device_id=device.id,
+                kind=str(kind)[:10],
+                status=status,
+                case_no=case_no,
+                detail=detail,
+                at=runtime.now(),
+            )
+        )
+        try:
+            uow.commit()
+        except IntegrityError:
+            uow.rollback()  # the same record raced in from a second sync: same answer
+    return {"client_id": str(client_id), "status": status, "case_no": case_no, **detail}
+
+
+def _reason(exc: DomainError) -> dict[str, Any]:
+    if isinstance(exc, ValidationFailed):
+        return {
+            "reason": exc.detail,
+            "errors": [
+                {"field": e.field, "message": e.message, "message_zh": e.message_zh}
+                for e in exc.errors
+            ],
+        }
+    return {"reason": exc.detail}
+
+
+def _intake(
+    runtime: Runtime, actor: Actor, client_id: uuid.UUID, payload: Any
+) -> tuple[str, str | None, dict[str, Any]]:
+    try:
+        request = IntakeIn.model_validate(payload)
+    except ValidationError as exc:
+        return (
+            "refused",
+            None,
+            {
+                "reason": "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                )
+            },
+        )
+    try:
+        with runtime.db.uow() as uow:
+            result = cases.intake(
+                uow,
+                runtime=runtime,
+                actor=actor,
+                request=request,
+                idempotency_key=field_key(client_id),
+            )
+    except DomainError as exc:
+        return "refused", None, _reason(exc)
+    return (
+        "accepted",
+        result.case.case_no,
+        {"version": result.case.version, "due_date": result.case.due_date.isoformat()},
+    )
+
+
+def _action(runtime: Runtime, actor: Actor, payload: Any) -> tuple[str, str | None, dict[str, Any]]:
+    if not isinstance(payload, dict):
+        return "refused", None, {"reason": "payload: an object"}
+    case_no = payload.get("case_no")
+    if not case_no and payload.get("case_client_id"):
+        with runtime.db.session() as s:
+            case_id = s.scalar(
+                select(IdempotencyRecord.case_id).where(
+                    IdempotencyRecord.agency == runtime.agency,
+                    IdempotencyRecord.user_id == actor.id,
+                    IdempotencyRecord.key == field_key(str(payload["case_client_id"])),
+                )
+            )
+            case_no = s.scalar(select(Case.case_no).where(Case.id == case_id)) if case_id else None
+        if case_no is None:
+            return "refused", None, {"reason": "the case of this action was not synced"}
+    try:
+        body = ActionIn.model_validate(
+            {
+                k: payload.get(k)
+                for k in ("action", "version", "reason", "missing_materials", "to_unit")
+            }
+        )
+    except ValidationError as exc:
+        return (
+            "refused",
+            case_no,
+            {
+                "reason": "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                )
+            },
+        )
+    try:
+        with runtime.db.uow() as uow:
+            case = cases.act(uow, runtime=runtime, actor=actor, case_no=str(case_no), request=body)
+    except Conflict as exc:
+        # Someone changed the case centrally since the laptop saw it: never merged silently.
+        return "conflict", str(case_no), {"reason": exc.detail, **exc.data}
+    except (ActionNotAllowed, ValidationFailed, Forbidden, NotFound) as exc:
+        return "refused", str(case_no), _reason(exc)
+    return "accepted", case.case_no, {"version": case.version, "state": case.state}
+
+
+def devices(session: Session, *, runtime: Runtime, actor: Actor) -> list[FieldDevice]:
+    """Registered laptops (bureau, supervisors, admins; a station master sees their station's)."""
+    stmt = select(FieldDevice).where(FieldDevice.agency == runtime.agency)
+    if actor.role == Role.STATION_MASTER:
+        stmt = stmt.where(FieldDevice.station_code == actor.unit)
+    elif actor.role not in (Role.BUREAU_OFFICER, Role.SUPERVISOR, Role.ADMIN):
+        raise Forbidden("not your page")
+    return list(session.scalars(stmt.order_by(FieldDevice.created_at.desc())))
+
+
+def stale(devices_: list[FieldDevice], now: datetime) -> list[FieldDevice]:
+    """Laptops that have not synced for 3 days (never synced counts from registration)."""
+    return [
+        d
+        for d in devices_
+        if d.revoked_at is None and now - (d.last_sync_at or d.created_at) > STALE_AFTER
+    ]
+
+
+def revoke(uow: UnitOfWork, *, runtime: Runtime, actor: Actor, device_id: uuid.UUID) -> FieldDevice:
+    """Revoke a lost laptop: it can neither download nor sync again."""
+    if actor.role not in (Role.ADMIN, Role.BUREAU_OFFICER, Role.SUPERVISOR):
+        raise Forbidden("only the bureau or an admin revokes laptops")
+    device = uow.session.scalar(
+        select(FieldDevice).where(FieldDevice.agency == runtime.agency, FieldDevice.id == device_id)
+    )
+    if device is None:
+        raise NotFound("no such laptop")
+    if device.revoked_at is None:
+        device.revoked_at = runtime.now()
+        device.revoked_by = actor.username
+        audit.record(
+            uow.session,
+            agency=runtime.agency,
+            actor_id=actor.id,
+            actor_name=actor.username,
+            action="field.revoke",
+            object_type="device",
+            object_id=str(device.id),
+            ip=actor.ip,
+        )
+    uow.commit()
+    return device
+
+
+def conflicts(session: Session, *, runtime: Runtime, actor: Actor) -> list[FieldReceipt]:
+    """Field records the central node refused or found in conflict (shown to the bureau)."""
+    if actor.role not in (Role.BUREAU_OFFICER, Role.SUPERVISOR, Role.STATION_MASTER):
+        raise Forbidden("not your page")
+    stmt = select(FieldReceipt).where(
+        FieldReceipt.agency == runtime.agency, FieldReceipt.status.in_(("conflict", "refused"))
+    )
+    return list(session.scalars(stmt.order_by(FieldReceipt.at.desc()).limit(200)))
