@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import uuid
+
+# Cheap password hashing for the whole run, subprocess nodes included (they inherit the
+# environment); production keeps argon2-cffi's defaults.
+os.environ.setdefault("YIBAO_ARGON2_COST", "test")
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,7 +129,10 @@ def clean(node: Node) -> Node:
     with node.runtime.db.uow() as uow:
         for table in ("idempotency_keys", "case_events", "cases", "audit_records"):
             uow.session.execute(text(f"DELETE FROM {table}"))
-        uow.session.execute(text("UPDATE users SET failed_attempts = 0, locked_until = NULL"))
+        uow.session.execute(text(
+            "UPDATE users SET failed_attempts = 0, locked_until = NULL, tokens_valid_after = NULL, "
+            "active = TRUE"
+        ))
         uow.commit()
     node.clock.now = FIXED_NOW
     node.runtime.invalidate()

@@ -11,6 +11,7 @@ from yibao.catalog.service import load_catalogue
 from yibao.config import Settings
 from yibao.db import Database
 from yibao.stations.service import load_network
+from yibao.visits.service import load_villages
 
 
 def init_reference(settings: Settings) -> dict[str, int]:
@@ -19,6 +20,7 @@ def init_reference(settings: Settings) -> dict[str, int]:
     try:
         with db.uow() as uow:
             network = load_network(uow.session, agency=settings.agency)
+            villages = load_villages(uow.session, agency=settings.agency)
             services = load_catalogue(uow.session, agency=settings.agency)
             known = set(uow.session.scalars(select(CalendarYear.year)))
             # Years an admin imported by hand are kept; only missing years come from the package.
@@ -33,5 +35,6 @@ def init_reference(settings: Settings) -> dict[str, int]:
         "services": services,
         "stations": network["stations"],
         "towns": network["towns"],
+        "villages": villages,
         "calendar_years": len(years),
     }

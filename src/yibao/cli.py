@@ -26,6 +26,10 @@ federation_app = typer.Typer(
     help="Cross-region transfers between agencies' nodes.", no_args_is_help=True
 )
 app.add_typer(federation_app, name="federation")
+field_app = typer.Typer(
+    help="Field mode: a mobile team's laptop that works offline.", no_args_is_help=True
+)
+app.add_typer(field_app, name="field")
 
 
 def _fail(message: str) -> None:
@@ -196,6 +200,87 @@ def federation_demo(
     finally:
         for node in nodes.values():
             fd.stop(node)
+
+
+@field_app.command("init")
+def field_init(
+    central: Annotated[str, typer.Option(help="the central node's URL")],
+    username: Annotated[str, typer.Option(help="your account on the central node")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    label: Annotated[str, typer.Option(help="a name for this laptop")] = "",
+) -> None:
+    """Set this laptop up: register it centrally and download what the day needs."""
+    from yibao.field.laptop import FieldError, init
+
+    if not password_stdin:
+        _fail("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        info = init(
+            get_settings(), central_url=central, username=username, password=password, label=label
+        )
+    except FieldError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(
+        f"laptop {info['device_id']} set up for station {info['station']}: "
+        f"{info['services']} services, {info['waiting_cases']} cases waiting for materials"
+    )
+    typer.echo("start it with: yibao serve   (works without a network; sync when back)")
+
+
+@field_app.command("sync")
+def field_sync(password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False) -> None:
+    """Send the records taken offline; each stays on the laptop until acknowledged."""
+    from yibao.db import Database
+    from yibao.field.laptop import FieldError, counts, sync_once, unlock
+
+    if not password_stdin:
+        _fail("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = get_settings()
+    db = Database(settings.resolved_database_url())
+    from yibao.runtime import Runtime
+
+    runtime = Runtime(settings, db)
+    try:
+        if not unlock(db, password):
+            _fail("wrong password (or not a field laptop)")
+        before = counts(db).get("pending", 0)
+        typer.echo(f"{before} records to send…")
+        try:
+            p = sync_once(runtime, on_batch=lambda n: typer.echo(f"  sent {n}"))
+        except FieldError as exc:
+            _fail(f"sync stopped: {exc} (run it again: nothing is lost or doubled)")
+            return
+        typer.echo(
+            f"acknowledged {p.acked}, refused {p.quarantined} (kept on the laptop), "
+            f"conflicts {p.conflicts}; waiting now: {counts(db).get('pending', 0)}"
+        )
+    finally:
+        db.dispose()
+
+
+@field_app.command("status")
+def field_status() -> None:
+    """What waits to be synced, and when the last sync succeeded."""
+    from yibao.db import Database
+    from yibao.field.laptop import counts, state
+
+    db = Database(get_settings().resolved_database_url())
+    try:
+        st = state(db)
+        if st is None:
+            _fail("not a field laptop")
+            return
+        c = counts(db)
+        typer.echo(
+            f"central {st.central_url} · pending {c.get('pending', 0)} · "
+            f"refused {c.get('quarantined', 0)} · conflicts {c.get('conflict', 0)} · "
+            f"last sync {st.last_sync_at or 'never'}{' · REVOKED' if st.revoked else ''}"
+        )
+    finally:
+        db.dispose()
 
 
 @app.command("serve")

@@ -6,8 +6,10 @@ from yibao.calendar.models import CalendarDay, CalendarYear
 from yibao.cases.models import Case, CaseEvent, IdempotencyRecord
 from yibao.catalog.models import Material, Service
 from yibao.db import Base
+from yibao.field.models import FieldDevice, FieldQueue, FieldReceipt, FieldState
 from yibao.stations.models import Agency, Station, Town
 from yibao.transfers.models import OutboxMessage, SeenNonce, Transfer, TransferMessage
+from yibao.visits.models import Village, Visit, VisitEvent
 
 __all__ = [
     "Agency",
@@ -17,6 +19,10 @@ __all__ = [
     "CalendarYear",
     "Case",
     "CaseEvent",
+    "FieldDevice",
+    "FieldQueue",
+    "FieldReceipt",
+    "FieldState",
     "IdempotencyRecord",
     "Material",
     "OutboxMessage",
@@ -27,5 +33,8 @@ __all__ = [
     "Transfer",
     "TransferMessage",
     "User",
+    "Village",
+    "Visit",
+    "VisitEvent",
     "WebSession",
 ]

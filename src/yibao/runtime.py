@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -75,6 +75,10 @@ class Runtime:
         # Set by the app when a peers file is configured (cross-region transfers).
         self.federation: Federation | None = None
         self.on_outbox: Callable[[], None] = lambda: None  # the relay's wake-up
+        # On a field laptop: queue each case change for the central node (same transaction).
+        self.field_hook: Callable[[Session, str, Any, dict[str, Any]], None] | None = None
+        # Called with the password after a successful sign-in (a laptop derives its key).
+        self.on_login: Callable[[str], object] = lambda _password: None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 

@@ -60,6 +60,7 @@ async def token(request: Request, runtime: RuntimeDep, uow: UowDep) -> TokenOut:
         lock_minutes=settings.lockout_minutes,
         ip=client_ip(request),
     )
+    runtime.on_login(creds.password)
     ttl = settings.token_ttl_seconds
     return TokenOut(
         access_token=service.issue_token(

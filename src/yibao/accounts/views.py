@@ -119,6 +119,7 @@ async def login(
             max_age=3600,
         )
         return response
+    runtime.on_login(password)
     with runtime.db.uow() as uow:
         session_token = sessions.start(uow, user=user, now=runtime.now(), ip=client_ip(request))
     target = _safe_next(next) or home_for(service.actor_of(user))

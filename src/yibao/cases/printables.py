@@ -38,6 +38,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 from reportlab.platypus import paragraph as rl_paragraph
+from sqlalchemy.orm import object_session
 
 from yibao.cases import lifecycle, rules
 from yibao.cases.lifecycle import Action, State
@@ -172,8 +173,14 @@ def receipt_data(
     agency_name: str,
     addresses: Mapping[str, str | None],
     public_url: str,
+    next_visit: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the intake receipt shows, with the applicant's name and ID masked."""
+    """Everything the intake receipt shows, with the applicant's name and ID masked.
+
+    ``next_visit``: for a case waiting for materials at a mobile station, the station's next
+    visit to the person's village (the next chance to hand them in). When not given and the
+    case is still attached to its session, it is looked up there.
+    """
     data = _common(
         case,
         ref,
@@ -190,8 +197,32 @@ def receipt_data(
         materials_missing=_materials(case.materials_missing or [], ref),
         next_step=RECEIPT_NEXT_STEP_ZH.get(state, NEXT_STEP_ZH[state]),
         next_step_en=NEXT_STEP_EN[state],
+        next_visit=dict(next_visit) if next_visit else _next_visit(case, state, ref, today),
     )
     return data
+
+
+def _next_visit(case: Case, state: State, ref: Reference, today: date) -> dict[str, Any] | None:
+    """The mobile station's next visit to the village, for a case waiting for materials."""
+    if state != State.MATERIALS_PENDING or not case.materials_missing:
+        return None
+    session = object_session(case)
+    if session is None:
+        return None
+    from yibao.visits.service import next_visit_for_case
+
+    return next_visit_for_case(session, ref=ref, today=today, case=case)
+
+
+def next_visit_text_zh(visit: Mapping[str, Any]) -> str:
+    """The receipt's line on the next chance to hand in materials, in Chinese."""
+    where = str(visit["village"])
+    if not visit.get("same_village"):
+        where += f"（{visit['town_name']}）"
+    return (
+        f"{visit['station_name']}将于{date_zh(date.fromisoformat(str(visit['date'])))}"
+        f"（{visit['weekday']}）{visit['start']}–{visit['end']}到{where}，可届时当面补交材料"
+    )
 
 
 def notice_request(events: Sequence[CaseEvent]) -> CaseEvent | None:
@@ -508,6 +539,8 @@ def receipt_pdf(data: Mapping[str, Any]) -> bytes:
     ]
     if data["materials_missing"]:
         rows.append(("尚缺材料", _names(data["materials_missing"])))
+        if data.get("next_visit"):
+            rows.append(("补交机会", next_visit_text_zh(data["next_visit"])))
     rows += [("受理人", str(data["clerk"])), ("当前状态", str(data["state_label"]))]
     label_w = 24 * mm
     table = Table(

@@ -52,6 +52,8 @@ def public_status(
             .order_by(CaseEvent.seq.desc())
             .limit(1)
         )
+    from yibao.visits.service import next_visit_for_case
+
     return {
         "case_no": case.case_no,
         "service_name": service.name_zh if service else case.service_code,
@@ -72,4 +74,8 @@ def public_status(
             for m in (case.materials_missing or [])
         ],
         "reason": reason,
+        # Waiting for materials at a mobile station: its next visit to the person's village.
+        "next_visit": next_visit_for_case(
+            session, ref=ref, today=runtime.today(), case=case, tz=runtime.tz
+        ),
     }

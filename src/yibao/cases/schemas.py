@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +33,9 @@ class IntakeIn(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
     captured_at: datetime | None = Field(
         default=None, description="capture time of a case taken offline; not in the future"
+    )
+    visit_id: uuid.UUID | None = Field(
+        default=None, description="the mobile visit (of this station, on the capture date)"
     )
 
 

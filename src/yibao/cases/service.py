@@ -25,6 +25,7 @@ from yibao.db import UnitOfWork
 from yibao.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from yibao.people import rules as people
 from yibao.runtime import Reference, Runtime
+from yibao.visits.models import Visit
 
 MAX_BACKDATE = timedelta(days=90)  # how old an offline capture may be
 CLOCK_SKEW = timedelta(minutes=5)  # a laptop clock slightly ahead is not "the future"
@@ -86,6 +87,14 @@ def intake(
     ref = runtime.reference()
     now = runtime.now()
     checked = _check_intake(ref, actor, request, now)
+    if request.visit_id is not None:
+        _check_visit(
+            uow.session,
+            actor,
+            request.visit_id,
+            checked["station"],
+            runtime.local_date(checked["received_at"]),
+        )
     key = _check_key(idempotency_key)
     digest = _request_hash(request) if key else ""
 
@@ -116,6 +125,7 @@ def intake(
             materials_received=checked["materials"],
             materials_missing=[],
             note=request.note or None,
+            visit_id=request.visit_id,
             received_at=captured,
             intake_date=intake_date,
             due_date=due.date,
@@ -139,6 +149,7 @@ def intake(
                     "channel": case.channel,
                     "due_date": case.due_date.isoformat(),
                     "captured_at": captured.isoformat(),
+                    **({"visit_id": str(request.visit_id)} if request.visit_id else {}),
                 },
             )
         )
@@ -270,6 +281,25 @@ def _check_intake(ref: Reference, actor: Actor, request: IntakeIn, now: datetime
         service.time_limit_days, service.channel_limits, request.channel
     )
     return out
+
+
+def _check_visit(
+    session: Session, actor: Actor, visit_id: uuid.UUID, station: str, day: date
+) -> None:
+    """A case links only to a visit of its intake station on its capture date."""
+    visit = session.get(Visit, visit_id)
+    if (
+        visit is None
+        or visit.agency != actor.agency
+        or visit.station_code != station
+        or visit.visit_date != day
+        or visit.state == "cancelled"
+    ):
+        raise ValidationFailed.single(
+            "visit_id",
+            "not a visit of this station on the capture date",
+            "不是本服务站在受理当天的到访",
+        )
 
 
 def _check_key(key: str | None) -> str | None:

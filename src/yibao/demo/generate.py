@@ -38,6 +38,8 @@ from yibao.people import rules as people
 from yibao.runtime import Reference, load_reference
 from yibao.stations.models import Station
 from yibao.stations.service import list_stations
+from yibao.visits import rules as visit_rules
+from yibao.visits.models import Visit, VisitEvent
 
 DEMO_PASSWORD = "yibao-demo-2026"
 DEFAULT_SEED = 20261129
@@ -310,6 +312,124 @@ def visit_days(
             out.append(d)
         d += timedelta(days=1)
     return out
+
+
+def _demo_visits(
+    session: Session, gen: _Generator, users: dict[str, User], *, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[tuple[str, date], list[Any]]]:
+    """The visits the demo's mobile cases fall on: on each visit day of a station, its next
+    villages in turn, two a day (morning and afternoon); past ones done, later ones planned.
+
+    Days that already have visits (a second run) keep them. Returns the new visit rows, their
+    log rows, and every visit of each (station, day) as (id, start, end, village).
+    """
+    agency = gen.agency
+    r = random.Random(f"{seed}:visits")
+    by_day: dict[tuple[str, date], list[Any]] = {}
+    for v in session.scalars(
+        select(Visit).where(
+            Visit.agency == agency,
+            Visit.visit_date >= gen.first,
+            Visit.state != visit_rules.VisitState.CANCELLED.value,
+        )
+    ):
+        by_day.setdefault((v.station_code, v.visit_date), []).append(
+            (v.id, v.start_time, v.end_time, v.village)
+        )
+    supervisor = users.get("supervisor")
+    planner_name = (supervisor.display_name or supervisor.username) if supervisor else "demo"
+    planner_id = supervisor.id if supervisor else None
+    visit_rows: list[dict[str, Any]] = []
+    log_rows: list[dict[str, Any]] = []
+    for s in gen.stations:
+        if s.kind != "mobile" or not s.villages or not s.town_code:
+            continue
+        team = sorted(
+            u.username
+            for u in users.values()
+            if u.station_code == s.code and u.role in ("clerk", "station_master")
+        )
+        staff = gen.staff[s.code][0][0]
+        villages = list(s.villages)
+        per_day = min(2, len(villages))
+        for i, day in enumerate(gen.visits[s.code]):
+            if (s.code, day) in by_day:
+                continue
+            planned_at = datetime.combine(
+                min(day - timedelta(days=21), gen.today), time(16, 0), TZ
+            ).astimezone(UTC)
+            for k in range(per_day):
+                village = villages[(i * per_day + k) % len(villages)]
+                start, end = visit_rules.TWO_WINDOWS[k]
+                visit_id = uuid.UUID(int=r.getrandbits(128), version=4)
+                done = day < gen.today
+                done_at = datetime.combine(day, time(16, 45), TZ).astimezone(UTC)
+                visit_rows.append(
+                    {
+                        "id": visit_id,
+                        "agency": agency,
+                        "station_code": s.code,
+                        "town_code": s.town_code,
+                        "town_release": s.town_release,
+                        "village": village,
+                        "visit_date": day,
+                        "start_time": start,
+                        "end_time": end,
+                        "team": team,
+                        "state": "done" if done else "planned",
+                        "reason": None,
+                        "note": None,
+                        "created_by": planner_id,
+                        "created_at": planned_at,
+                        "updated_at": done_at if done else planned_at,
+                        "version": 2 if done else 1,
+                    }
+                )
+                log_rows.append(
+                    {
+                        "agency": agency,
+                        "visit_id": visit_id,
+                        "seq": 1,
+                        "at": planned_at,
+                        "actor_id": planner_id,
+                        "actor_name": planner_name,
+                        "action": "plan",
+                        "reason": None,
+                        "detail": {"village": village, "date": day.isoformat()},
+                    }
+                )
+                if done:
+                    log_rows.append(
+                        {
+                            "agency": agency,
+                            "visit_id": visit_id,
+                            "seq": 2,
+                            "at": done_at,
+                            "actor_id": staff.user_id,
+                            "actor_name": staff.name,
+                            "action": "done",
+                            "reason": None,
+                            "detail": {},
+                        }
+                    )
+                by_day.setdefault((s.code, day), []).append((visit_id, start, end, village))
+    return visit_rows, log_rows, by_day
+
+
+def _link_visit(row: dict[str, Any], by_day: dict[tuple[str, date], list[Any]]) -> None:
+    """Link a mobile case to the visit it was taken on, and name that village in its note."""
+    row["visit_id"] = None
+    visits = by_day.get((row["intake_station"], row["intake_date"]))
+    if not visits:
+        return
+    moment = row["received_at"].astimezone(TZ).time()
+    key = visit_rules.attribute(moment, [visit_rules.Window(v[0], v[1], v[2]) for v in visits])
+    chosen = next(v for v in visits if v[0] == key)
+    row["visit_id"] = chosen[0]
+    note = row.get("note") or ""
+    head, sep, rest = note.partition("；")
+    if head.startswith("流动服务点："):
+        row["note"] = f"流动服务点：{chosen[3]}{sep}{rest}"
 
 
 # --- staff ------------------------------------------------------------------------------------
@@ -1015,14 +1135,19 @@ def generate(
             picked = sorted(rng.choices(range(len(slots)), weights, k=cases))
             runs = [gen.story(i, *slots[k]) for i, k in enumerate(picked)]
             _tune_overdue(gen, runs, slots, picked, rng)
+            visit_rows, visit_log, by_day = _demo_visits(session, gen, users, seed=seed)
             case_rows: list[dict[str, Any]] = []
             event_rows: list[dict[str, Any]] = []
             for run in runs:
                 row, events = gen.row(run, rng, used)
+                _link_visit(row, by_day)
                 case_rows.append(row)
                 event_rows.extend(events)
             case_rows.sort(key=lambda c: (c["received_at"], c["case_no"]))
             tables = Base.metadata.tables
+            if visit_rows:
+                session.execute(insert(tables[Visit.__tablename__]), visit_rows)
+                session.execute(insert(tables[VisitEvent.__tablename__]), visit_log)
             session.execute(insert(tables[Case.__tablename__]), case_rows)
             session.execute(insert(tables[CaseEvent.__tablename__]), event_rows)
             uow.commit()

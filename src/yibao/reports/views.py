@@ -20,11 +20,12 @@ from yibao.reports import service
 from yibao.reports.service import Measures, Overview, OverviewFilter, StationRow
 from yibao.runtime import Runtime
 from yibao.web import i18n
-from yibao.web.deps import RuntimeDep
+from yibao.web.deps import ActorDep, RuntimeDep, SessionDep
 from yibao.web.pages import PageActor, PageForbidden, field_errors, render, require_roles
 from yibao.web.templating import register_filter
 
 router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 # The page's role check mirrors the service's scope check (agency-wide roles), so a refusal is
 # the friendly 403 page rather than a Forbidden problem.
@@ -208,6 +209,9 @@ def overview_page(
         return render(request, "reports/overview.html", context, status_code=422)
     period = overview.filters.period
     form.update(_period_form(period))
+    with runtime.db.session() as session:
+        trips = service.trips_saved(session, runtime=runtime, actor=actor, filters=overview.filters)
+    context.update(trips=trips, trips_chart=_trips_chart(trips))
     query = {
         "kind": overview.filters.kind or "",
         "town": overview.filters.town or "",
@@ -232,6 +236,17 @@ def overview_page(
         },
     )
     return render(request, "reports/overview.html", context)
+
+
+def _trips_chart(trips: service.TripsSaved) -> dict[str, Any]:
+    """Trips and hours saved by month, and kilometres by town, for the overview's charts."""
+    return {
+        "months": [r.key for r in trips.by_month],
+        "trips": [r.measures.trips for r in trips.by_month],
+        "hours": [round(r.measures.hours, 1) for r in trips.by_month],
+        "towns": [r.name for r in trips.by_town],
+        "town_km": [r.measures.km for r in trips.by_town],
+    }
 
 
 @router.get("/overview.xlsx")
@@ -317,3 +332,24 @@ def overview_workbook(overview: Overview, *, generated: date) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- trips saved (少跑路)
+
+
+@api_router.get("/trips-saved")
+def trips_saved_api(
+    runtime: RuntimeDep,
+    actor: ActorDep,
+    session: SessionDep,
+    kind: Annotated[str | None, Query(max_length=10)] = None,
+    town: Annotated[str | None, Query(max_length=12, description="town code")] = None,
+    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+) -> dict[str, Any]:
+    """Trips to the bureau hall saved by cases finished at other stations, with kilometres,
+    hours and the share finished in one visit (一次办结率), by station, town and month."""
+    period = service.parse_period(date_from, date_to, today=runtime.today())
+    filters = OverviewFilter(period=period, kind=_blank(kind), town=_blank(town))
+    report = service.trips_saved(session, runtime=runtime, actor=actor, filters=filters)
+    return report.as_json()

@@ -20,20 +20,13 @@ def _data(name: str) -> dict[str, Any] | None:
     return data
 
 
-def load_network(session: Session, *, agency: str) -> dict[str, int]:
-    """Insert or update the known agencies and this agency's towns and stations.
+def network_files(agency: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The shipped agencies list and this agency's network (towns, stations).
 
     An agency without a network file of its own gets just its service hall, so a partner
     node (e.g. Jiangjin in a federation demo) can still take and complete cases.
     """
-    agencies = (_data("agencies.yaml") or {"agencies": []})["agencies"]
-    known = {a.code: a for a in session.scalars(select(Agency))}
-    for a in agencies:
-        row = known.get(a["code"]) or Agency(code=a["code"])
-        row.name_zh, row.name_en = a["name_zh"], a["name_en"]
-        row.province, row.region_zh = a.get("province", ""), a.get("region_zh", "")
-        session.add(row)
-    session.flush()
+    agencies: list[dict[str, Any]] = (_data("agencies.yaml") or {"agencies": []})["agencies"]
     own = next((a for a in agencies if a["code"] == agency), None)
     if own is None:
         raise ValueError(
@@ -43,6 +36,26 @@ def load_network(session: Session, *, agency: str) -> dict[str, int]:
         "towns": [],
         "stations": [{"code": "BUREAU", "name": f"{own['name_zh']}服务大厅", "kind": "bureau"}],
     }
+    return agencies, network
+
+
+def load_network(session: Session, *, agency: str) -> dict[str, int]:
+    """Insert or update the known agencies and this agency's towns and stations."""
+    agencies, network = network_files(agency)
+    return store_network(session, agency=agency, agencies=agencies, network=network)
+
+
+def store_network(
+    session: Session, *, agency: str, agencies: list[dict[str, Any]], network: dict[str, Any]
+) -> dict[str, int]:
+    """Write agencies, towns and stations (from the package files or a central bundle)."""
+    known = {a.code: a for a in session.scalars(select(Agency))}
+    for a in agencies:
+        row = known.get(a["code"]) or Agency(code=a["code"])
+        row.name_zh, row.name_en = a["name_zh"], a["name_en"]
+        row.province, row.region_zh = a.get("province", ""), a.get("region_zh", "")
+        session.add(row)
+    session.flush()
     release = str(network.get("code_release", ""))
     towns = {
         (t.code, t.release): t for t in session.scalars(select(Town).where(Town.agency == agency))

@@ -81,9 +81,7 @@ def _handle(
             401, "Signature refused", exc.reason, type_="https://yibao.example/problems/signature"
         )
     if request.method != "POST":
-        return problem(
-            405, "Method not allowed", "messages are POSTed", headers={"Allow": "POST"}
-        )
+        return problem(405, "Method not allowed", "messages are POSTed", headers={"Allow": "POST"})
     try:
         payload: Any = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):

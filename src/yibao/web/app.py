@@ -17,11 +17,12 @@ from yibao.cases import public_api
 from yibao.catalog import api as catalog_api
 from yibao.config import Settings, get_settings
 from yibao.db import Database
-from yibao.runtime import Runtime
 from yibao.field import api as field_api
+from yibao.runtime import Runtime
 from yibao.transfers import api as transfers_api
 from yibao.transfers import federation_api
 from yibao.transfers.relay import Relay
+from yibao.visits import api as visits_api
 from yibao.web import problems
 from yibao.web.i18n import gettext as _
 from yibao.web.limits import BodyLimit, RateLimiter
@@ -82,6 +83,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(transfers_api.router)
     app.include_router(federation_api.router)
     app.include_router(field_api.router)
+    app.include_router(visits_api.router)
+    app.include_router(visits_api.public_router)
+    app.include_router(reports_api_router())
     for router in page_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -118,14 +122,22 @@ def _field_mode(runtime: Runtime) -> None:
     runtime.on_login = lambda password: laptop.unlock(runtime.db, password)
 
 
+def reports_api_router() -> APIRouter:
+    """JSON reports (trips saved), with the report pages' module."""
+    from yibao.reports.views import api_router
+
+    return api_router
+
+
 def page_routers() -> list[APIRouter]:
     """The HTML pages, one router per concept."""
     from yibao.accounts import admin_views, views
     from yibao.cases import print_views
     from yibao.cases import views as case_views
-    from yibao.reports import views as report_views
     from yibao.field import views as field_views
+    from yibao.reports import views as report_views
     from yibao.transfers import views as transfer_views
+    from yibao.visits import views as visit_views
 
     return [
         views.router,
@@ -135,6 +147,7 @@ def page_routers() -> list[APIRouter]:
         admin_views.router,
         transfer_views.router,
         field_views.router,
+        visit_views.router,
     ]
 
 

@@ -118,6 +118,11 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/dashboard", "Station dashboard", frozenset({Role.STATION_MASTER})),
     ("/overview", "Bureau overview", frozenset({Role.BUREAU_OFFICER, Role.SUPERVISOR})),
     ("/transfers", "Transfers", frozenset({Role.BUREAU_OFFICER, Role.SUPERVISOR})),
+    (
+        "/visits",
+        "Mobile visits",
+        frozenset({Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
+    ),
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
     ("/admin/stations", "Stations", frozenset({Role.ADMIN})),
     ("/admin/calendar", "Calendar", frozenset({Role.ADMIN})),

@@ -1,0 +1,1 @@
+"""Mobile-station itineraries: villages, visits, the planner, backlogs and trips saved."""

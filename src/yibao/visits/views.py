@@ -1,0 +1,758 @@
+"""HTML pages of mobile visits: the week calendar, the list per town, one visit, the planner."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from yibao.accounts.rules import Actor, Role
+from yibao.cases import present
+from yibao.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from yibao.runtime import Runtime
+from yibao.visits import planner, rules, service
+from yibao.visits.rules import VisitState
+from yibao.visits.service import (
+    PlanConfirmIn,
+    PlanIn,
+    VisitCancelIn,
+    VisitChangeIn,
+    VisitDoneIn,
+    VisitFilter,
+    VisitIn,
+)
+from yibao.web import i18n
+from yibao.web.deps import RuntimeDep
+from yibao.web.i18n import gettext as _
+from yibao.web.pages import (
+    CsrfDep,
+    PageActor,
+    PageForbidden,
+    error_message,
+    field_errors,
+    pydantic_errors,
+    render,
+    require_roles,
+)
+
+router = APIRouter(include_in_schema=False)
+
+READERS = (Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR)
+STATE_LABELS = {"planned": "Planned", "done": "Visited", "cancelled": "Cancelled"}
+ACTION_LABELS = {"plan": "Planned", "change": "Changed", "cancel": "Cancelled", "done": "Visited"}
+FIELD_LABELS = {
+    "date": "Date",
+    "start": "Start",
+    "end": "End",
+    "village": "Village",
+    "team": "Team",
+}
+WEEKDAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+Q = Annotated[str | None, Query(max_length=50)]
+
+
+def _zh() -> bool:
+    return i18n.current_locale.get() == "zh_CN"
+
+
+def _date(raw: str | None) -> date | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _time(raw: str | None) -> time | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _common(runtime: Runtime) -> dict[str, Any]:
+    return {
+        "state_labels": STATE_LABELS,
+        "action_labels": ACTION_LABELS,
+        "field_labels": FIELD_LABELS,
+        "weekday_labels": WEEKDAY_LABELS,
+        "today": runtime.today(),
+    }
+
+
+# ---------------------------------------------------------------- the calendar and the lists
+
+
+@router.get("/visits")
+def visits_page(
+    request: Request,
+    runtime: RuntimeDep,
+    actor: PageActor,
+    view: Annotated[str, Query(max_length=10)] = "week",
+    week: Q = None,
+    station: Q = None,
+    town: Q = None,
+) -> HTMLResponse:
+    """Visits by week (a calendar) or by town (a list), the backlog waiting for the next visits
+    and the villages nobody visited for 30 days."""
+    require_roles(actor, *READERS)
+    today = runtime.today()
+    errors: dict[str, str] = {}
+    monday = rules.week_start(today)
+    if week:
+        chosen = _date(week)
+        if chosen is None:
+            errors["week"] = _("Not a date (YYYY-MM-DD).")
+        else:
+            monday = rules.week_start(chosen)
+    towns_view = view == "towns"
+    ref = runtime.reference()
+    with runtime.db.session() as session:
+        towns = service.town_names(session, agency=actor.agency)
+        stations = service.mobile_stations(session, agency=actor.agency)
+        if not actor.agency_wide:
+            stations = [s for s in stations if s.code == actor.unit]
+        if towns_view:
+            first, last = (
+                today - timedelta(days=rules.DEFAULT_STALE_DAYS),
+                today + timedelta(days=55),
+            )
+        else:
+            first, last = monday, monday + timedelta(days=6)
+        rows: list[Any] = []
+        if not errors:
+            try:
+                rows, _cut = service.list_visits(
+                    session,
+                    runtime=runtime,
+                    actor=actor,
+                    filters=VisitFilter(
+                        station=station or None,
+                        town=town or None,
+                        date_from=first,
+                        date_to=last,
+                    ),
+                    limit=service.MAX_LIST,
+                )
+            except ValidationFailed as exc:
+                errors = field_errors(exc)
+        visits = [service.visit_dict(v, ref, towns, today=today) for v in rows]
+        upcoming = service.backlog(session, runtime=runtime, actor=actor)
+        backlog = [
+            {
+                "visit": service.visit_dict(r.visit, ref, towns, today=today),
+                "cases": [present.case_dict(c, ref, today) for c in r.cases],
+            }
+            for r in upcoming
+            if r.cases
+        ]
+        stale = service.stale_villages(session, runtime=runtime, actor=actor)
+        by_town = _by_town(session, stations, towns, visits, today) if towns_view else []
+    days = [monday + timedelta(days=i) for i in range(7)]
+    context = {
+        **_common(runtime),
+        "view": "towns" if towns_view else "week",
+        "monday": monday,
+        "days": [
+            {
+                "date": d,
+                "working": ref.calendar.is_working_day(d),
+                "visits": [v for v in visits if v["date"] == d.isoformat()],
+            }
+            for d in days
+        ],
+        "prev_week": (monday - timedelta(days=7)).isoformat(),
+        "next_week": (monday + timedelta(days=7)).isoformat(),
+        "this_week": rules.week_start(today).isoformat(),
+        "stations": [(s.code, s.name) for s in stations],
+        "towns": sorted(
+            {(s.town_code, towns.get(s.town_code, "")) for s in stations if s.town_code}
+        ),
+        "form": {"station": station or "", "town": town or "", "week": week or ""},
+        "errors": errors,
+        "backlog": backlog,
+        "upcoming": len(upcoming),
+        "backlog_days": rules.DEFAULT_BACKLOG_DAYS,
+        "stale": stale,
+        "stale_days": rules.DEFAULT_STALE_DAYS,
+        "town_names": towns,
+        "by_town": by_town,
+        "can_plan": actor.role is Role.SUPERVISOR,
+        "done": request.query_params.get("done"),
+    }
+    return render(request, "visits/index.html", context, status_code=422 if errors else 200)
+
+
+def _by_town(
+    session: Any,
+    stations: list[Any],
+    towns: dict[str, str],
+    visits: list[dict[str, Any]],
+    today: date,
+) -> list[dict[str, Any]]:
+    """Towns → villages, each with its last visit and the planned ones ahead."""
+    last = service.last_visits(session, agency=stations[0].agency, before=today) if stations else {}
+    out: dict[str, dict[str, Any]] = {}
+    for s in stations:
+        if not s.town_code:
+            continue
+        town = out.setdefault(
+            s.town_code, {"code": s.town_code, "name": towns.get(s.town_code, ""), "villages": []}
+        )
+        for name in s.villages or []:
+            ahead = [
+                v
+                for v in visits
+                if v["town_code"] == s.town_code
+                and v["village"] == name
+                and v["state"] == "planned"
+                and v["date"] >= today.isoformat()
+            ]
+            seen = last.get((s.town_code, name))
+            town["villages"].append(
+                {
+                    "name": name,
+                    "station": s.code,
+                    "last": seen,
+                    "days_since": rules.days_since(seen, today),
+                    "ahead": ahead[:4],
+                }
+            )
+    return [out[k] for k in sorted(out)]
+
+
+# ---------------------------------------------------------------- a new visit
+
+
+def _new_context(runtime: Runtime, actor: Actor) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        stations = service.mobile_stations(session, agency=actor.agency)
+        teams = service.default_teams(session, agency=actor.agency)
+    return {
+        **_common(runtime),
+        "stations": [
+            {"code": s.code, "name": s.name, "villages": list(s.villages or [])} for s in stations
+        ],
+        "teams": teams,
+    }
+
+
+@router.get("/visits/new")
+def new_visit(request: Request, runtime: RuntimeDep, actor: PageActor) -> HTMLResponse:
+    """Plan one visit (supervisors)."""
+    require_roles(actor, Role.SUPERVISOR)
+    ctx = _new_context(runtime, actor)
+    tomorrow = runtime.today() + timedelta(days=1)
+    ctx.update(values={"date": tomorrow.isoformat()}, errors={}, message=None)
+    return render(request, "visits/new.html", ctx)
+
+
+def _team(raw: str) -> list[str]:
+    return [t for t in raw.replace("，", ",").replace(",", " ").split() if t]
+
+
+@router.post("/visits/new")
+async def create_visit(
+    request: Request, runtime: RuntimeDep, actor: PageActor, _csrf: CsrfDep
+) -> Response:
+    """Create the visit; a blank team means the station's own staff."""
+    require_roles(actor, Role.SUPERVISOR)
+    form = await request.form()
+    values = {
+        k: str(form.get(k) or "").strip() for k in ("place", "date", "start", "end", "team", "note")
+    }
+    station_code, _sep, village = values["place"].partition("|")
+    errors: dict[str, str] = {}
+    message = None
+    try:
+        team = _team(values["team"])
+        if not team:
+            with runtime.db.session() as session:
+                team = service.default_teams(session, agency=actor.agency).get(station_code, [])
+        body = VisitIn(
+            station_code=station_code,
+            village=village,
+            date=values["date"],
+            start=values["start"] or None,
+            end=values["end"] or None,
+            team=team,
+            note=values["note"] or None,
+        )
+        with runtime.db.uow() as uow:
+            visit = service.create_visit(uow, runtime=runtime, actor=actor, request=body)
+        return RedirectResponse(f"/visits/{visit.id}?done=created", status_code=303)
+    except ValidationError as exc:
+        failure: DomainError = pydantic_errors(exc.errors())  # type: ignore[arg-type]
+        errors, message = field_errors(failure), error_message(failure)
+    except DomainError as exc:
+        errors, message = field_errors(exc), error_message(exc)
+    errors = _flat(errors)
+    if "station_code" in errors or "village" in errors:
+        errors.setdefault("place", errors.get("station_code") or errors.get("village", ""))
+    ctx = _new_context(runtime, actor)
+    ctx.update(values=values, errors=errors, message=message)
+    return render(request, "visits/new.html", ctx, status_code=422)
+
+
+def _flat(errors: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for field, msg in errors.items():
+        name = "team" if field.startswith("team[") else field
+        out.setdefault(name, msg)
+    return out
+
+
+# ---------------------------------------------------------------- the planner
+
+
+def _plan_in(raw: dict[str, str], today: date) -> tuple[PlanIn | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    monday = rules.week_start(today) + timedelta(days=7)
+    start = _date(raw.get("from")) if raw.get("from") else monday
+    if start is None:
+        errors["from"] = _("Not a date (YYYY-MM-DD).")
+    end = _date(raw.get("to")) if raw.get("to") else (start or monday) + timedelta(days=27)
+    if end is None:
+        errors["to"] = _("Not a date (YYYY-MM-DD).")
+
+    def number(name: str, default: int) -> int | None:
+        text = (raw.get(name) or "").strip()
+        if not text:
+            return default
+        if not text.isdigit():
+            errors[name] = _("A whole number.")
+            return None
+        return int(text)
+
+    interval = number("interval", planner.DEFAULT_INTERVAL)
+    capacity = number("capacity", planner.DEFAULT_CAPACITY)
+    if errors or start is None or end is None or interval is None or capacity is None:
+        return None, errors
+    try:
+        plan = PlanIn(date_from=start, date_to=end, interval_days=interval, capacity=capacity)
+        service.check_plan_input(plan, today)
+    except ValidationError as exc:
+        found = field_errors(pydantic_errors(exc.errors()))  # type: ignore[arg-type]
+        names = {"interval_days": "interval", "date_from": "from", "date_to": "to"}
+        return None, {names.get(k, k): v for k, v in found.items()}
+    except ValidationFailed as exc:
+        names = {"interval_days": "interval", "date_from": "from", "date_to": "to"}
+        return None, {names.get(k, k): v for k, v in field_errors(exc).items()}
+    return plan, {}
+
+
+def _plan_context(
+    runtime: Runtime,
+    actor: Actor,
+    plan: PlanIn,
+    rows: list[dict[str, Any]],
+    check: planner.Check,
+    *,
+    proposal: planner.Proposal | None = None,
+) -> dict[str, Any]:
+    with runtime.db.session() as session:
+        towns = service.town_names(session, agency=actor.agency)
+    names = runtime.reference().unit_names
+    ref = runtime.reference()
+    return {
+        "plan": plan,
+        "rows": rows,
+        "gaps": [
+            {
+                "station": g.station,
+                "town": towns.get(g.place[0], g.place[0]),
+                "village": g.place[1],
+                "after": g.after,
+                "until": g.until,
+                "days": g.days,
+            }
+            for g in check.gaps
+        ],
+        "overloads": list(check.overloads),
+        "days_off": [(v.station, v.place[1], v.day) for v in check.days_off],
+        "town_names": towns,
+        "unit_names": names,
+        "estimated": proposal.estimated
+        if proposal
+        else any(not ref.calendar.is_official(y) for y in {plan.date_from.year, plan.date_to.year}),
+        "targets": {f"{p[0]}|{p[1]}": d for p, d in proposal.targets.items()} if proposal else {},
+    }
+
+
+def _rows(proposal: planner.Proposal, ref: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "i": i,
+            "station": v.station,
+            "town": v.place[0],
+            "village": v.place[1],
+            "date": v.day.isoformat(),
+            "weekday": v.day.weekday(),
+            "keep": True,
+            "working": ref.calendar.is_working_day(v.day),
+        }
+        for i, v in enumerate(proposal.visits)
+    ]
+
+
+@router.get("/visits/plan")
+def plan_page(
+    request: Request,
+    runtime: RuntimeDep,
+    actor: PageActor,
+    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    interval: Annotated[str | None, Query(max_length=4)] = None,
+    capacity: Annotated[str | None, Query(max_length=3)] = None,
+) -> HTMLResponse:
+    """The planner: choose a period, review the proposed visits, adjust, confirm."""
+    require_roles(actor, Role.SUPERVISOR)
+    raw = {
+        "from": date_from or "",
+        "to": date_to or "",
+        "interval": interval or "",
+        "capacity": capacity or "",
+    }
+    today = runtime.today()
+    plan, errors = _plan_in(raw, today)
+    ctx: dict[str, Any] = {
+        **_common(runtime),
+        "form": raw,
+        "errors": errors,
+        "plan": None,
+        "asked": date_from is not None,
+        "message": None,
+    }
+    if plan is None:
+        return render(request, "visits/plan.html", ctx, status_code=422)
+    ctx["form"] = {
+        "from": plan.date_from.isoformat(),
+        "to": plan.date_to.isoformat(),
+        "interval": str(plan.interval_days),
+        "capacity": str(plan.capacity),
+    }
+    if date_from is not None:
+        with runtime.db.session() as session:
+            proposal = service.propose(session, runtime=runtime, actor=actor, request=plan)
+        ctx.update(
+            _plan_context(
+                runtime,
+                actor,
+                plan,
+                _rows(proposal, runtime.reference()),
+                proposal.check,
+                proposal=proposal,
+            )
+        )
+    return render(request, "visits/plan.html", ctx)
+
+
+@router.post("/visits/plan")
+async def plan_submit(
+    request: Request, runtime: RuntimeDep, actor: PageActor, _csrf: CsrfDep
+) -> Response:
+    """Check the adjusted proposal again, or confirm it (the kept visits are created)."""
+    require_roles(actor, Role.SUPERVISOR)
+    form = await request.form()
+    raw = {k: str(form.get(k) or "") for k in ("from", "to", "interval", "capacity")}
+    today = runtime.today()
+    plan, errors = _plan_in(raw, today)
+    ctx: dict[str, Any] = {
+        **_common(runtime),
+        "form": raw,
+        "errors": errors,
+        "plan": None,
+        "asked": True,
+        "message": None,
+    }
+    if plan is None:
+        return render(request, "visits/plan.html", ctx, status_code=422)
+    ref = runtime.reference()
+    rows: list[dict[str, Any]] = []
+    count = int(str(form.get("count") or "0")) if str(form.get("count") or "0").isdigit() else 0
+    row_errors: dict[int, str] = {}
+    for i in range(min(count, 5000)):
+        place = str(form.get(f"r{i}") or "")
+        station, _s1, rest = place.partition("|")
+        town, _s2, village = rest.partition("|")
+        if not (station and town and village):
+            continue
+        raw_day = str(form.get(f"d{i}") or "")
+        day = _date(raw_day)
+        if day is None:
+            row_errors[i] = _("Not a date (YYYY-MM-DD).")
+        rows.append(
+            {
+                "i": i,
+                "station": station,
+                "town": town,
+                "village": village,
+                "date": day.isoformat() if day else raw_day,
+                "weekday": day.weekday() if day else None,
+                "keep": form.get(f"k{i}") is not None,
+                "working": ref.calendar.is_working_day(day) if day else True,
+            }
+        )
+    kept = [r for r in rows if r["keep"] and r["i"] not in row_errors]
+    action = str(form.get("action") or "check")
+    if action == "confirm" and not row_errors:
+        try:
+            with runtime.db.session() as session:
+                teams = service.default_teams(session, agency=actor.agency)
+            body = PlanConfirmIn(
+                visits=[
+                    VisitIn(
+                        station_code=r["station"],
+                        village=r["village"],
+                        date=date.fromisoformat(r["date"]),
+                        team=teams.get(r["station"], []),
+                    )
+                    for r in kept
+                ]
+            )
+            with runtime.db.uow() as uow:
+                made = service.confirm_plan(uow, runtime=runtime, actor=actor, request=body)
+            return RedirectResponse(
+                f"/visits?week={plan.date_from.isoformat()}&done=planned&n={len(made)}",
+                status_code=303,
+            )
+        except ValidationFailed as exc:
+            for e in exc.errors:
+                if e.field.startswith("visits["):
+                    index = int(e.field[7 : e.field.index("]")])
+                    if index < len(kept):
+                        row_errors.setdefault(
+                            kept[index]["i"], e.message_zh if _zh() and e.message_zh else e.message
+                        )
+            ctx["message"] = error_message(exc)
+        except ValidationError as exc:
+            ctx["message"] = error_message(pydantic_errors(exc.errors()))  # type: ignore[arg-type]
+    proposed = [
+        planner.Proposed(r["station"], (r["town"], r["village"]), date.fromisoformat(r["date"]), 0)
+        for r in kept
+    ]
+    with runtime.db.session() as session:
+        check = service.review(session, runtime=runtime, actor=actor, request=plan, visits=proposed)
+    ctx["form"] = {
+        "from": plan.date_from.isoformat(),
+        "to": plan.date_to.isoformat(),
+        "interval": str(plan.interval_days),
+        "capacity": str(plan.capacity),
+    }
+    ctx.update(_plan_context(runtime, actor, plan, rows, check))
+    ctx["row_errors"] = row_errors
+    ctx["checked"] = True
+    status = 422 if row_errors or ctx["message"] else 200
+    return render(request, "visits/plan.html", ctx, status_code=status)
+
+
+# ---------------------------------------------------------------- one visit
+
+
+def _visit_page(
+    request: Request,
+    runtime: Runtime,
+    actor: Actor,
+    visit_id: uuid.UUID,
+    *,
+    status_code: int = 200,
+    message: str | None = None,
+    message_kind: str = "error",
+    errors: dict[str, str] | None = None,
+    failed: str | None = None,
+) -> HTMLResponse:
+    ref = runtime.reference()
+    today = runtime.today()
+    with runtime.db.session() as session:
+        try:
+            visit = service.get_visit(session, actor=actor, visit_id=visit_id)
+        except NotFound:
+            return render(
+                request,
+                "error.html",
+                {"title": _("Not found"), "message": _("No such visit that you may see.")},
+                status_code=404,
+            )
+        except Forbidden:
+            raise PageForbidden from None
+        towns = service.town_names(session, agency=actor.agency)
+        view = service.visit_dict(visit, ref, towns, today=today)
+        log = [
+            service.event_dict(e) for e in service.events(session, actor=actor, visit_id=visit_id)
+        ]
+        taken = [
+            present.case_dict(c, ref, today)
+            for c in service.cases_of_visit(session, actor=actor, visit_id=visit_id)
+        ]
+        waiting: list[dict[str, Any]] = []
+        if visit.state == VisitState.PLANNED.value and visit.visit_date >= today:
+            for row in service.backlog(session, runtime=runtime, actor=actor, days=92):
+                if row.visit.id == visit.id:
+                    waiting = [present.case_dict(c, ref, today) for c in row.cases]
+        station = next(
+            (
+                s
+                for s in service.mobile_stations(session, agency=actor.agency)
+                if s.code == visit.station_code
+            ),
+            None,
+        )
+    planned = visit.state == VisitState.PLANNED.value
+    own = actor.role in (Role.CLERK, Role.STATION_MASTER) and actor.unit == visit.station_code
+    return render(
+        request,
+        "visits/visit.html",
+        {
+            **_common(runtime),
+            "v": view,
+            "weekday": WEEKDAY_LABELS[visit.visit_date.weekday()],
+            "log": log,
+            "taken": taken,
+            "waiting": waiting,
+            "villages": list(station.villages or []) if station else [view["village"]],
+            "can_change": planned and actor.role is Role.SUPERVISOR,
+            "can_done": planned
+            and visit.visit_date <= today
+            and (actor.role is Role.SUPERVISOR or own),
+            "message": message,
+            "message_kind": message_kind,
+            "errors": errors or {},
+            "failed": failed,
+            "done": request.query_params.get("done"),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/visits/{visit_id}")
+def visit_page(
+    visit_id: uuid.UUID, request: Request, runtime: RuntimeDep, actor: PageActor
+) -> HTMLResponse:
+    """One visit: where and when, the team, its log, the cases taken on it and those waiting."""
+    require_roles(actor, *READERS)
+    return _visit_page(request, runtime, actor, visit_id)
+
+
+async def _act(
+    request: Request,
+    runtime: Runtime,
+    actor: Actor,
+    visit_id: uuid.UUID,
+    what: str,
+) -> Response:
+    form = await request.form()
+    raw_version = str(form.get("version") or "0")
+    version = int(raw_version) if raw_version.isdigit() else 0
+    try:
+        with runtime.db.uow() as uow:
+            if what == "change":
+                team_raw = str(form.get("team") or "")
+                body = VisitChangeIn(
+                    version=max(version, 1),
+                    reason=str(form.get("reason") or "") or None,
+                    date=_date(str(form.get("date") or "")),
+                    start=_time(str(form.get("start") or "")),
+                    end=_time(str(form.get("end") or "")),
+                    village=str(form.get("village") or "") or None,
+                    team=_team(team_raw),
+                )
+                service.change_visit(
+                    uow, runtime=runtime, actor=actor, visit_id=visit_id, request=body
+                )
+            elif what == "cancel":
+                service.cancel_visit(
+                    uow,
+                    runtime=runtime,
+                    actor=actor,
+                    visit_id=visit_id,
+                    request=VisitCancelIn(
+                        version=max(version, 1), reason=str(form.get("reason") or "") or None
+                    ),
+                )
+            else:
+                service.mark_done(
+                    uow,
+                    runtime=runtime,
+                    actor=actor,
+                    visit_id=visit_id,
+                    request=VisitDoneIn(version=max(version, 1)),
+                )
+        return RedirectResponse(f"/visits/{visit_id}?done={what}", status_code=303)
+    except Conflict:
+        return _visit_page(
+            request,
+            runtime,
+            actor,
+            visit_id,
+            status_code=409,
+            message_kind="warn",
+            message=_(
+                "Someone else changed this visit while you were looking at it. "
+                "This is its current state; nothing of yours was saved."
+            ),
+        )
+    except ValidationError as exc:
+        failure = pydantic_errors(exc.errors())  # type: ignore[arg-type]
+        return _visit_page(
+            request,
+            runtime,
+            actor,
+            visit_id,
+            status_code=422,
+            message=error_message(failure),
+            errors=_flat(field_errors(failure)),
+            failed=what,
+        )
+    except ValidationFailed as exc:
+        errors = _flat(field_errors(exc))
+        return _visit_page(
+            request,
+            runtime,
+            actor,
+            visit_id,
+            status_code=422,
+            message=error_message(exc)
+            if set(errors) - {"state", "body"}
+            else next(iter(errors.values())),
+            errors=errors,
+            failed=what,
+        )
+    except (Forbidden, NotFound):
+        raise PageForbidden from None
+
+
+@router.post("/visits/{visit_id}/change")
+async def change_visit(
+    visit_id: uuid.UUID, request: Request, runtime: RuntimeDep, actor: PageActor, _csrf: CsrfDep
+) -> Response:
+    """Move a planned visit, with the reason (supervisors)."""
+    require_roles(actor, Role.SUPERVISOR)
+    return await _act(request, runtime, actor, visit_id, "change")
+
+
+@router.post("/visits/{visit_id}/cancel")
+async def cancel_visit(
+    visit_id: uuid.UUID, request: Request, runtime: RuntimeDep, actor: PageActor, _csrf: CsrfDep
+) -> Response:
+    """Cancel a planned visit, with the reason (supervisors)."""
+    require_roles(actor, Role.SUPERVISOR)
+    return await _act(request, runtime, actor, visit_id, "cancel")
+
+
+@router.post("/visits/{visit_id}/done")
+async def visit_done(
+    visit_id: uuid.UUID, request: Request, runtime: RuntimeDep, actor: PageActor, _csrf: CsrfDep
+) -> Response:
+    """Report that the visit took place (the station's staff or a supervisor)."""
+    require_roles(actor, Role.SUPERVISOR, Role.CLERK, Role.STATION_MASTER)
+    return await _act(request, runtime, actor, visit_id, "done")
