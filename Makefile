@@ -47,6 +47,8 @@ unit: setup
 bench: setup pg-up
 	$(BIN)/python bench/bench_calendar.py
 	$(BIN)/python bench/bench_intake.py
+	$(BIN)/python bench/bench_pages.py
+	$(BIN)/python bench/bench_transfers.py
 
 federation-demo: setup
 	$(BIN)/yibao federation demo
