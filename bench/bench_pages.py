@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import statistics
@@ -216,8 +217,10 @@ def run_load(
     clients: int,
     warmup: float,
     seconds: float,
+    think: float = 0.0,
 ) -> tuple[Sample, float, float]:
-    """Every thread walks the pages in turn; returns the samples and the measured window."""
+    """Every thread walks the pages in turn, pausing ``think`` s (±50 %) between pages like a
+    person reading them (0: back to back, a saturation test); returns samples and window."""
     sample = Sample()
     lock = threading.Lock()
     start = time.perf_counter() + 0.5
@@ -241,6 +244,7 @@ def run_load(
             return sessions[user]
 
         k = i
+        rng = random.Random(i)
         time.sleep(max(0.0, start - time.perf_counter()))
         try:
             while True:
@@ -265,6 +269,8 @@ def run_load(
                             sample.error_samples.append(f"{status} {url}: {body}")
                     elif t0 >= measure_from and t1 <= measure_to:
                         sample.latencies.setdefault(t.name, []).append(t1 - t0)
+                if think > 0:
+                    time.sleep(think * rng.uniform(0.5, 1.5))
         finally:
             for c in sessions.values():
                 c.close()
@@ -383,6 +389,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="seconds a person pauses between pages (±50 %%); the saturation run uses 0",
+    )
     parser.add_argument("--cases", type=int, default=4000, help="demo cases to generate")
     parser.add_argument(
         "--solo", type=int, default=15, help="requests per page, one at a time, before the load"
@@ -409,16 +421,23 @@ def main() -> int:
             f"{args.warmup:.0f} s warm-up, {args.seconds:.0f} s measured",
             flush=True,
         )
+        # 8 people at work (each reads a page before the next), then 8 clients back to back.
+        people, p_from, p_to = run_load(
+            demo.base_url, cookies, cases, targets, args.clients, args.warmup, args.seconds,
+            think=args.think,
+        )
+        print("saturation run (no pause between pages) …", flush=True)
         sample, t_from, t_to = run_load(
             demo.base_url, cookies, cases, targets, args.clients, args.warmup, args.seconds
         )
         assert demo.sampler is not None
-        peak_load = demo.sampler.peak(t_from, t_to)
+        peak_load = max(demo.sampler.peak(t_from, t_to), demo.sampler.peak(p_from, p_to))
         peak_all = demo.sampler.peak()
         log = demo.log()
     finally:
         demo.stop()
 
+    people_rows = summarise(people, targets, args.seconds, solo)
     rows = summarise(sample, targets, args.seconds, solo)
     n_problems, problem_kinds = server_problems(log)
     result = {
@@ -434,29 +453,33 @@ def main() -> int:
             "budget_p95_ms": BUDGET_MS,
             "public_rate_limit": "raised for the benchmark (all clients share 127.0.0.1)",
         },
+        "pages_people": people_rows,
+        "think_seconds": args.think,
         "pages": rows,
         "left_out": left_out,
         "server_peak_rss_mib": {
             "under_load": round(peak_load / 2**20, 1),
             "overall": round(peak_all / 2**20, 1),
         },
-        "errors": sum(sample.errors.values()),
-        "error_samples": sample.error_samples,
+        "errors": sum(sample.errors.values()) + sum(people.errors.values()),
+        "error_samples": people.error_samples + sample.error_samples,
         "server_log_problems": n_problems,
     }
     RESULTS.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", "utf-8")
 
-    print()
+    print(f"\n{args.clients} people, {args.think:.1f} s (±50 %) between pages:")
+    print_table(people_rows)
+    print(f"\nsaturation: {args.clients} clients back to back, no pause:")
     print_table(rows)
     print(
         f"\nserver peak RSS: {result['server_peak_rss_mib']['under_load']} MiB under load, "
         f"{result['server_peak_rss_mib']['overall']} MiB overall "
         f"(load average at start {info['load_avg_at_start']}, {info['logical_cores']} cores)"
     )
-    over = [r["page"] for r in rows if r["over_budget"]]
+    over = [r["page"] for r in people_rows if r["over_budget"]]
     if over:
-        print(f"p95 at or over {BUDGET_MS:.0f} ms: {', '.join(over)}")
-    for s in sample.error_samples:
+        print(f"p95 at or over {BUDGET_MS:.0f} ms with people at work: {', '.join(over)}")
+    for s in people.error_samples + sample.error_samples:
         print(f"error: {s}")
     for block in problem_kinds[:3]:
         print(f"server log:\n{block}")
