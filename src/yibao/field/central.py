@@ -41,6 +41,7 @@ from yibao.field.models import FieldDevice, FieldReceipt
 from yibao.people.rules import mask_id
 from yibao.runtime import Runtime
 from yibao.stations.models import Agency, Station, Town
+from yibao.visits.models import Visit
 
 DEVICE_TOKEN_DAYS = 30
 FIELD_ROLES = (Role.CLERK, Role.STATION_MASTER)
@@ -228,8 +229,39 @@ def bundle(session: Session, *, runtime: Runtime, actor: Actor) -> dict[str, Any
             )
         ]
     )
+    today = runtime.today()
+    visits = (
+        []
+        if not actor.unit
+        else [
+            {
+                "id": str(v.id),
+                "station_code": v.station_code,
+                "town_code": v.town_code,
+                "town_release": v.town_release,
+                "village": v.village,
+                "visit_date": v.visit_date.isoformat(),
+                "start_time": v.start_time.isoformat(),
+                "end_time": v.end_time.isoformat(),
+                "team": v.team or [],
+                "state": v.state,
+                "note": v.note,
+            }
+            for v in session.scalars(
+                select(Visit)
+                .where(
+                    Visit.agency == agency,
+                    Visit.station_code == actor.unit,
+                    Visit.visit_date >= today - timedelta(days=1),
+                    Visit.visit_date <= today + timedelta(days=21),
+                )
+                .order_by(Visit.visit_date)
+            )
+        ]
+    )
     return {
         "agency": agency,
+        "visits": visits,
         "user": {
             "username": actor.username,
             "display_name": actor.display_name,

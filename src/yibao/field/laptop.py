@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ from yibao.migrate import upgrade
 from yibao.people.rules import name_initials
 from yibao.runtime import Runtime
 from yibao.stations.service import store_network
+from yibao.visits.models import Visit
 
 BATCH = 50
 
@@ -134,6 +135,27 @@ def _load_bundle(s: Session, agency: str, data: dict[str, Any]) -> None:
                 holidays=frozenset(date.fromisoformat(d) for d in y["holidays"]),
                 workdays=frozenset(date.fromisoformat(d) for d in y["workdays"]),
             ),
+        )
+    s.flush()
+    for v in data.get("visits") or []:
+        # The team's visits of the coming weeks: cases taken there link to them.
+        s.add(
+            Visit(
+                id=uuid.UUID(v["id"]),
+                agency=agency,
+                station_code=v["station_code"],
+                town_code=v["town_code"],
+                town_release=v["town_release"],
+                village=v["village"],
+                visit_date=date.fromisoformat(v["visit_date"]),
+                start_time=time.fromisoformat(v["start_time"]),
+                end_time=time.fromisoformat(v["end_time"]),
+                team=v.get("team") or [],
+                state=v["state"],
+                note=v.get("note"),
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
         )
     s.flush()
     for c in data["waiting_cases"]:
@@ -396,9 +418,9 @@ _reach: dict[str, tuple[float, bool]] = {}
 
 def central_reachable(url: str, *, ttl: float = 10.0) -> bool:
     """Whether the central node answers /healthz (checked at most every ``ttl`` seconds)."""
-    import time
+    import time as clock
 
-    now = time.monotonic()
+    now = clock.monotonic()
     cached = _reach.get(url)
     if cached and now - cached[0] < ttl:
         return cached[1]
