@@ -337,6 +337,7 @@ def demo(
     made = generate(settings, cases=cases)
     url = f"http://{host}:{port}"
     typer.echo(f"\nyibao demo — {made} past cases for Yongchuan (500118) in {db_file}")
+    typer.echo(f"  workbench:    {url}/")
     typer.echo(f"  API docs:     {url}/docs")
     typer.echo(f"  citizen page: {url}/public/")
     typer.echo(f"  logins (password for all: {DEMO_PASSWORD}):")
