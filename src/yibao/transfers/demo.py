@@ -135,7 +135,7 @@ def start(node: NodeSpec, *, relay: bool = True, log: Path | None = None) -> Non
         stdout=out,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine can take a while to import
     while time.monotonic() < deadline:
         try:
             if httpx.get(node.url + "/healthz", timeout=1).status_code == 200:
