@@ -170,10 +170,15 @@ def federation_demo(
 ) -> None:
     """Start Yongchuan, Jiangjin and Luzhou nodes and run a 泸永江 transfer between them."""
     import shutil
+    import signal
     import time as _time
 
     from yibao.transfers import demo as fd
 
+    def _stop(*_args: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM too stops the three nodes, not only Ctrl-C
+
+    signal.signal(signal.SIGTERM, _stop)
     if data_dir.exists():
         shutil.rmtree(data_dir)
     codes = list(fd.AGENCIES)
