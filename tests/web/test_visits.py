@@ -770,3 +770,11 @@ def test_planner_page_proposes_checks_and_confirms(browser, vnode: Node) -> None
         assert s.scalar(select(func.count()).select_from(Visit)) == 2
     assert b.get("/visits/plan?from=2026-09-01").status_code == 422
     assert b.get("/visits/plan?from=2026-10-08&to=2026-10-01&interval=x").status_code == 422
+
+
+def test_a_mobile_case_joins_the_visit_under_way(api, vnode: Node) -> None:  # type: ignore[no-untyped-def]
+    visit = plan(api)  # today, the default day-time window; the clock says 10:00
+    case = take(api)
+    assert case["visit_id"] == visit["id"]
+    other_day = take(api, captured_at="2026-09-28T10:00:00+08:00")
+    assert other_day["visit_id"] is None

@@ -47,6 +47,7 @@ def case_dict(
         "unit": case.unit,
         "unit_name": ref.unit_names.get(case.unit, case.unit),
         "channel": case.channel,
+        "visit_id": str(case.visit_id) if case.visit_id else None,
         "applicant": {
             "id_number": mask_id(case.applicant_id_number),
             "name": case.applicant_name,

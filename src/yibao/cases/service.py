@@ -87,13 +87,19 @@ def intake(
     ref = runtime.reference()
     now = runtime.now()
     checked = _check_intake(ref, actor, request, now)
-    if request.visit_id is not None:
+    visit_id = request.visit_id
+    if visit_id is not None:
         _check_visit(
             uow.session,
             actor,
-            request.visit_id,
+            visit_id,
             checked["station"],
             runtime.local_date(checked["received_at"]),
+        )
+    elif ref.units.get(checked["station"]) == "mobile":
+        # A mobile team at a village: the case belongs to that day's visit without asking.
+        visit_id = _visit_at(
+            uow.session, runtime, actor.agency, checked["station"], checked["received_at"]
         )
     key = _check_key(idempotency_key)
     digest = _request_hash(request) if key else ""
@@ -125,7 +131,7 @@ def intake(
             materials_received=checked["materials"],
             materials_missing=[],
             note=request.note or None,
-            visit_id=request.visit_id,
+            visit_id=visit_id,
             received_at=captured,
             intake_date=intake_date,
             due_date=due.date,
@@ -149,7 +155,7 @@ def intake(
                     "channel": case.channel,
                     "due_date": case.due_date.isoformat(),
                     "captured_at": captured.isoformat(),
-                    **({"visit_id": str(request.visit_id)} if request.visit_id else {}),
+                    **({"visit_id": str(visit_id)} if visit_id else {}),
                 },
             )
         )
@@ -281,6 +287,27 @@ def _check_intake(ref: Reference, actor: Actor, request: IntakeIn, now: datetime
         service.time_limit_days, service.channel_limits, request.channel
     )
     return out
+
+
+def _visit_at(
+    session: Session, runtime: Runtime, agency: str, station: str, moment: datetime
+) -> uuid.UUID | None:
+    """The station's visit under way at ``moment`` (or its only visit that day), if any."""
+    local = moment.astimezone(runtime.tz)
+    visits = list(
+        session.scalars(
+            select(Visit).where(
+                Visit.agency == agency,
+                Visit.station_code == station,
+                Visit.visit_date == local.date(),
+                Visit.state != "cancelled",
+            )
+        )
+    )
+    during = [v for v in visits if v.start_time <= local.time() <= v.end_time]
+    if len(during) == 1:
+        return during[0].id
+    return visits[0].id if len(visits) == 1 else None
 
 
 def _check_visit(
