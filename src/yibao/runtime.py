@@ -77,6 +77,9 @@ class Runtime:
         self.on_outbox: Callable[[], None] = lambda: None  # the relay's wake-up
         # On a field laptop: queue each case change for the central node (same transaction).
         self.field_hook: Callable[[Session, str, Any, dict[str, Any]], None] | None = None
+        # A field laptop numbers its cases "L…" until the central number arrives, so a local
+        # number can never be one the central node hands out.
+        self.case_no_prefix = ""
         # Called with the password after a successful sign-in (a laptop derives its key).
         self.on_login: Callable[[str], object] = lambda _password: None
         self._loaded_at = 0.0

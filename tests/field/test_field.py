@@ -241,6 +241,7 @@ def test_500_offline_cases_survive_ten_cut_syncs(central: Proc, tmp_path: Path) 
         h = laptop.token("team_m01")
         made = [intake(laptop, h, i, "M01")["case_no"] for i in range(500)]
         assert len(set(made)) == 500
+        assert all(no.startswith("L") for no in made)  # never a number the centre issues
     finally:
         laptop.stop()
     # The ID numbers are sealed in the laptop's file.

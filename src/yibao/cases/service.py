@@ -117,7 +117,7 @@ def intake(
         case = Case(
             id=uuid.uuid4(),
             agency=actor.agency,
-            case_no=_new_case_no(intake_date),
+            case_no=runtime.case_no_prefix + _new_case_no(intake_date),
             service_code=request.service_code,
             intake_station=checked["station"],
             unit=checked["station"],

@@ -119,6 +119,7 @@ def _field_mode(runtime: Runtime) -> None:
         return
     crypto.activate(None)  # sealed from now on; readable once a team member signs in
     runtime.field_hook = laptop.enqueue
+    runtime.case_no_prefix = "L"
     runtime.on_login = lambda password: laptop.unlock(runtime.db, password)
 
 
