@@ -119,6 +119,11 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/overview", "Bureau overview", frozenset({Role.BUREAU_OFFICER, Role.SUPERVISOR})),
     ("/transfers", "Transfers", frozenset({Role.BUREAU_OFFICER, Role.SUPERVISOR})),
     (
+        "/field/devices",
+        "Field laptops",
+        frozenset({Role.BUREAU_OFFICER, Role.SUPERVISOR, Role.ADMIN}),
+    ),
+    (
         "/visits",
         "Mobile visits",
         frozenset({Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
