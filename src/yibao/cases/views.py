@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -163,119 +164,84 @@ def _choices(ref: Reference, actor: Actor) -> dict[str, Any]:
     }
 
 
-def _params(
-    state: str | None,
-    service: str | None,
-    channel: str | None,
-    date_from: str | None,
-    date_to: str | None,
-    overdue: str | None,
-    q: str | None,
-    station: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "state": state,
-        "service_code": service,
-        "channel": channel,
-        "date_from": date_from,
-        "date_to": date_to,
-        "overdue": overdue,
-        "q": q,
-        "station": station,
-    }
-
-
 Q = Annotated[str | None, Query(max_length=40)]
 
 
-@router.get("/queue")
-def queue(
-    request: Request,
-    runtime: RuntimeDep,
-    actor: PageActor,
-    state: Q = None,
-    service: Q = None,
-    channel: Q = None,
-    date_from: Q = None,
-    date_to: Q = None,
-    overdue: Q = None,
-    q: Q = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+@dataclass
+class ListQuery:
+    """The list pages' query string: filters as typed, and the page cursor."""
+
+    state: Q = None
+    service: Q = None
+    channel: Q = None
+    date_from: Q = None
+    date_to: Q = None
+    overdue: Q = None
+    q: Q = None
+    station: Q = None
+    cursor: Annotated[str | None, Query(max_length=400)] = None
+
+    def params(self, *, with_station: bool) -> dict[str, Any]:
+        """The filters in the form ``_filters_from`` takes."""
+        return {
+            "state": self.state,
+            "service_code": self.service,
+            "channel": self.channel,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "overdue": self.overdue,
+            "q": self.q,
+            "station": self.station if with_station else None,
+        }
+
+
+ListDep = Annotated[ListQuery, Depends()]
+
+
+def _list(
+    request: Request, runtime: Runtime, actor: Actor, lq: ListQuery, *, mode: str, rows_only: bool
 ) -> HTMLResponse:
-    """待办: the open cases of my unit, most urgent first."""
-    require_roles(actor, *ACTING)
-    params = _params(state, service, channel, date_from, date_to, overdue, q)
+    if mode == "queue":
+        require_roles(actor, *ACTING)
+    else:
+        require_roles(actor, *ACTING, Role.SUPERVISOR)
     return _list_page(
-        request, runtime, actor, mode="queue", params=params, cursor=cursor, rows_only=False
+        request,
+        runtime,
+        actor,
+        mode=mode,
+        params=lq.params(with_station=mode != "queue"),
+        cursor=lq.cursor,
+        rows_only=rows_only,
     )
+
+
+@router.get("/queue")
+def queue(request: Request, runtime: RuntimeDep, actor: PageActor, lq: ListDep) -> HTMLResponse:
+    """待办: the open cases of my unit, most urgent first."""
+    return _list(request, runtime, actor, lq, mode="queue", rows_only=False)
 
 
 @router.get("/queue/rows")
 def queue_rows(
-    request: Request,
-    runtime: RuntimeDep,
-    actor: PageActor,
-    state: Q = None,
-    service: Q = None,
-    channel: Q = None,
-    date_from: Q = None,
-    date_to: Q = None,
-    overdue: Q = None,
-    q: Q = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    request: Request, runtime: RuntimeDep, actor: PageActor, lq: ListDep
 ) -> HTMLResponse:
     """The queue's rows (HTMX: filtering, paging and the live refresh)."""
-    require_roles(actor, *ACTING)
-    params = _params(state, service, channel, date_from, date_to, overdue, q)
-    return _list_page(
-        request, runtime, actor, mode="queue", params=params, cursor=cursor, rows_only=True
-    )
+    return _list(request, runtime, actor, lq, mode="queue", rows_only=True)
 
 
 @router.get("/cases")
-def all_cases(
-    request: Request,
-    runtime: RuntimeDep,
-    actor: PageActor,
-    state: Q = None,
-    service: Q = None,
-    channel: Q = None,
-    date_from: Q = None,
-    date_to: Q = None,
-    overdue: Q = None,
-    q: Q = None,
-    station: Q = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
-) -> HTMLResponse:
+def all_cases(request: Request, runtime: RuntimeDep, actor: PageActor, lq: ListDep) -> HTMLResponse:
     """Every case the actor may see, newest first (bureau and supervisors; stations: their own)."""
-    require_roles(actor, *ACTING, Role.SUPERVISOR)
-    params = _params(state, service, channel, date_from, date_to, overdue, q, station)
-    return _list_page(
-        request, runtime, actor, mode="all", params=params, cursor=cursor, rows_only=False
-    )
+    return _list(request, runtime, actor, lq, mode="all", rows_only=False)
 
 
 @router.get("/cases/rows")
 def all_cases_rows(
-    request: Request,
-    runtime: RuntimeDep,
-    actor: PageActor,
-    state: Q = None,
-    service: Q = None,
-    channel: Q = None,
-    date_from: Q = None,
-    date_to: Q = None,
-    overdue: Q = None,
-    q: Q = None,
-    station: Q = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    request: Request, runtime: RuntimeDep, actor: PageActor, lq: ListDep
 ) -> HTMLResponse:
     """Rows of the all-cases list (HTMX)."""
-    require_roles(actor, *ACTING, Role.SUPERVISOR)
-    params = _params(state, service, channel, date_from, date_to, overdue, q, station)
-    return _list_page(
-        request, runtime, actor, mode="all", params=params, cursor=cursor, rows_only=True
-    )
+    return _list(request, runtime, actor, lq, mode="all", rows_only=True)
 
 
 # ---------------------------------------------------------------- intake
