@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import sync_playwright
 
+from yibao.transfers.demo import synthetic_id
+
 OUT = Path(__file__).resolve().parent
 PASSWORD = "yibao-demo-2026"  # yibao.demo.generate.DEMO_PASSWORD
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -33,13 +35,8 @@ ARGS = [
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 375, "height": 740}
 # A made-up ID number with a correct check character (born 1953-04-12, male).
-SAMPLE_ID = "500118195304121013"
-
-
-def check_digit_ok(number: str) -> bool:
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum(int(d) * w for d, w in zip(number[:17], weights, strict=True))
-    return "10X98765432"[total % 11] == number[17]
+# Synthetic, built at run time (never a literal full ID number in the source).
+SAMPLE_ID = synthetic_id(101, region="500118")
 
 
 def api_cases(base: str, username: str, **params: Any) -> list[dict[str, Any]]:
@@ -120,7 +117,6 @@ class Shooter:
 
 def main() -> None:
     base = (sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000").rstrip("/")
-    assert check_digit_ok(SAMPLE_ID)
     httpx.get(f"{base}/healthz", timeout=5).raise_for_status()
     case = pick_case(base)
     no = case["case_no"]
