@@ -123,16 +123,44 @@ def node(
             next(gen)
 
 
+# Rows of these slices are removed by ``clean`` (children first), before the cases they refer to.
+STATION_WORK = (
+    "yibao.attachments.",
+    "yibao.filings.",
+    "yibao.ratings.",
+    "yibao.questionnaires.",
+    "yibao.leads.",
+    "yibao.disputes.",
+    "yibao.inspections.",
+)
+
+
+def station_work_tables() -> list[str]:
+    """Tables of the station-work slices, children before parents."""
+    from yibao.db import Base
+
+    names = {
+        m.local_table.name
+        for m in Base.registry.mappers
+        if m.class_.__module__.startswith(STATION_WORK)
+    }
+    return [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in names]
+
+
 @pytest.fixture
 def clean(node: Node) -> Node:
     """The node with no cases, events or audit records left by earlier tests."""
     with node.runtime.db.uow() as uow:
+        for table in station_work_tables():
+            uow.session.execute(text(f"DELETE FROM {table}"))
         for table in ("idempotency_keys", "case_events", "cases", "audit_records"):
             uow.session.execute(text(f"DELETE FROM {table}"))
-        uow.session.execute(text(
-            "UPDATE users SET failed_attempts = 0, locked_until = NULL, tokens_valid_after = NULL, "
-            "active = TRUE"
-        ))
+        uow.session.execute(
+            text(
+                "UPDATE users SET failed_attempts = 0, locked_until = NULL, tokens_valid_after = NULL, "
+                "active = TRUE"
+            )
+        )
         uow.commit()
     node.clock.now = FIXED_NOW
     node.runtime.invalidate()

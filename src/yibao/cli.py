@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from yibao.config import Settings, get_settings
+from yibao.filings import cli as filings_cli
 
 app = typer.Typer(
     help="yibao — case tracker for medical-insurance service stations.",
@@ -30,6 +31,7 @@ field_app = typer.Typer(
     help="Field mode: a mobile team's laptop that works offline.", no_args_is_help=True
 )
 app.add_typer(field_app, name="field")
+app.add_typer(filings_cli.app, name="filings")
 
 
 def _fail(message: str) -> None:

@@ -1,5 +1,13 @@
 """Every mapped class, imported once so that ``Base.metadata`` knows all tables."""
 
+# The station-work slices register their tables by being imported.
+import yibao.attachments.models
+import yibao.disputes.models
+import yibao.filings.models
+import yibao.inspections.models
+import yibao.leads.models
+import yibao.questionnaires.models
+import yibao.ratings.models  # noqa: F401
 from yibao.accounts.models import User, WebSession
 from yibao.audit.models import AuditRecord
 from yibao.calendar.models import CalendarDay, CalendarYear

@@ -23,10 +23,14 @@ def test_same_version_from_many_threads_one_wins(client: TestClient, login, clea
     def attempt(i: int) -> int:
         with TestClient(app) as c:
             barrier.wait()
-            body = {"action": "reject", "version": 1, "reason": f"第{i}次"} if i % 2 else {
-                "action": "start", "version": 1}
-            return c.post(f"/api/v1/cases/{case['case_no']}/actions", json=body,
-                          headers=h).status_code
+            body = (
+                {"action": "reject", "version": 1, "reason": f"第{i}次"}
+                if i % 2
+                else {"action": "start", "version": 1}
+            )
+            return c.post(
+                f"/api/v1/cases/{case['case_no']}/actions", json=body, headers=h
+            ).status_code
 
     with ThreadPoolExecutor(6) as pool:
         codes = sorted(pool.map(attempt, range(6)))
@@ -36,7 +40,9 @@ def test_same_version_from_many_threads_one_wins(client: TestClient, login, clea
         assert s.scalar(select(Case.version)) == 2
 
 
-def test_same_idempotency_key_at_once_makes_one_case(client: TestClient, login, clean: Node) -> None:
+def test_same_idempotency_key_at_once_makes_one_case(
+    client: TestClient, login, clean: Node
+) -> None:
     h = {**login("clerk_f01"), "Idempotency-Key": "double-click"}
     body = intake_body()
     app = create_app(runtime=clean.runtime)

@@ -127,16 +127,23 @@ def test_password_reset_revokes_earlier_tokens(client: TestClient, clean: Node) 
     from yibao.accounts.models import User
     from yibao.accounts.service import actor_of
 
-    token = client.post("/api/v1/auth/token",
-                        json={"username": "clerk_m01", "password": PASSWORD}).json()["access_token"]
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "clerk_m01", "password": PASSWORD}
+    ).json()["access_token"]
     h = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/cases", headers=h).status_code == 200
     with clean.runtime.db.uow() as uow:
         admin_user = uow.session.scalar(select(User).where(User.username == "admin"))
         target = uow.session.scalar(select(User).where(User.username == "clerk_m01"))
         assert admin_user and target
-        admin.reset_password(uow, actor=actor_of(admin_user), user_id=target.id,
-                             password=PASSWORD, password_confirm=PASSWORD, now=clean.runtime.now())
+        admin.reset_password(
+            uow,
+            actor=actor_of(admin_user),
+            user_id=target.id,
+            password=PASSWORD,
+            password_confirm=PASSWORD,
+            now=clean.runtime.now(),
+        )
     assert client.get("/api/v1/cases", headers=h).status_code == 401
     clean.clock.now += timedelta(seconds=2)
     fresh = client.post("/api/v1/auth/token", json={"username": "clerk_m01", "password": PASSWORD})

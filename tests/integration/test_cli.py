@@ -21,8 +21,15 @@ YIBAO = [sys.executable, "-m", "yibao.cli"]
 
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*YIBAO, *args], env={**os.environ, **env}, input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [*YIBAO, *args],
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +49,11 @@ def test_init_is_idempotent(fresh_env: dict[str, str]) -> None:
 
 
 def test_user_create_checks_input(fresh_env: dict[str, str]) -> None:
-    ok = run(["user", "create", "wang", "--role", "clerk", "--station", "f01", "--password-stdin"],
-             fresh_env, "a-long-password\n")
+    ok = run(
+        ["user", "create", "wang", "--role", "clerk", "--station", "f01", "--password-stdin"],
+        fresh_env,
+        "a-long-password\n",
+    )
     assert ok.returncode == 0, ok.stderr
     assert "wang (clerk, F01)" in ok.stdout
     for args, needle in [
@@ -67,13 +77,20 @@ def test_calendar_import_refuses_bad_file(fresh_env: dict[str, str], tmp_path: P
 
 
 def test_serve_answers_health_and_token(fresh_env: dict[str, str]) -> None:
-    run(["user", "create", "srv", "--role", "clerk", "--station", "F01", "--password-stdin"],
-        fresh_env, "a-long-password\n")
+    run(
+        ["user", "create", "srv", "--role", "clerk", "--station", "F01", "--password-stdin"],
+        fresh_env,
+        "a-long-password\n",
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([*YIBAO, "serve", "--port", str(port)], env={**os.environ, **fresh_env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*YIBAO, "serve", "--port", str(port)],
+        env={**os.environ, **fresh_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -82,8 +99,9 @@ def test_serve_answers_health_and_token(fresh_env: dict[str, str]) -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        r = httpx.post(f"{base}/api/v1/auth/token",
-                       json={"username": "srv", "password": "a-long-password"})
+        r = httpx.post(
+            f"{base}/api/v1/auth/token", json={"username": "srv", "password": "a-long-password"}
+        )
         assert r.status_code == 200
         h = {"Authorization": f"Bearer {r.json()['access_token']}"}
         r = httpx.post(f"{base}/api/v1/cases", json=intake_body(), headers=h)
@@ -108,14 +126,18 @@ def test_estimated_until_the_year_is_imported(
     assert case["due_estimated"] is True
 
     schedule = tmp_path / "cn-2027.yaml"
-    schedule.write_text("year: 2027\nsource: test schedule\nholidays:\n  - 2027-01-01\n"
-                        "workdays: []\n")
+    schedule.write_text(
+        "year: 2027\nsource: test schedule\nholidays:\n  - 2027-01-01\nworkdays: []\n"
+    )
     env = {"YIBAO_DATABASE_URL": clean.url, "YIBAO_DATA_DIR": str(tmp_path)}
     out = run(["calendar", "import", str(schedule)], env)
     assert out.returncode == 0, out.stderr
     clean.runtime.invalidate()
-    case2 = client.post("/api/v1/cases", json=intake_body(service_code="outpatient_reimbursement",
-                                                          materials=["id_card"]), headers=h).json()
+    case2 = client.post(
+        "/api/v1/cases",
+        json=intake_body(service_code="outpatient_reimbursement", materials=["id_card"]),
+        headers=h,
+    ).json()
     assert case2["due_date"] == "2027-01-12"
     assert case2["due_estimated"] is False
     # Remove the imported year again so other tests see the packaged calendar only.

@@ -28,14 +28,20 @@ def _dynamic() -> set[str]:
     from yibao.cases.views import CHANNEL_LABELS, KIND_LABELS
     from yibao.web.pages import NAV, ROLE_LABELS
 
-    return {*CHANNEL_LABELS.values(), *KIND_LABELS.values(), *ROLE_LABELS.values(),
-            *(label for _href, label, _roles in NAV)}
+    return {
+        *CHANNEL_LABELS.values(),
+        *KIND_LABELS.values(),
+        *ROLE_LABELS.values(),
+        *(label for _href, label, _roles in NAV),
+    }
 
 
 def test_every_marked_string_has_chinese() -> None:
     catalog = load_catalog("zh_CN")
     assert catalog is not None
-    missing = sorted(m for m in _msgids() | _dynamic() if not catalog.get(m) or not catalog[m].string)
+    missing = sorted(
+        m for m in _msgids() | _dynamic() if not catalog.get(m) or not catalog[m].string
+    )
     assert missing == [], f"add these to src/yibao/web/i18n/zh_CN/*.po: {missing}"
 
 

@@ -263,9 +263,19 @@ def test_paused_case_light_follows_its_frozen_days_only() -> None:
 
     # Paused with 0 days left, long after the old due date: due today, not overdue —
     # the same answer as the overdue filter (remaining_days < 0).
-    t = timing(CAL, today=date(2026, 11, 20), due_date=date(2026, 10, 19), paused_remaining=0,
-               closed_date=None)
+    t = timing(
+        CAL,
+        today=date(2026, 11, 20),
+        due_date=date(2026, 10, 19),
+        paused_remaining=0,
+        closed_date=None,
+    )
     assert t.light is Light.YELLOW
-    late = timing(CAL, today=date(2026, 11, 20), due_date=date(2026, 10, 19), paused_remaining=-2,
-                  closed_date=None)
+    late = timing(
+        CAL,
+        today=date(2026, 11, 20),
+        due_date=date(2026, 10, 19),
+        paused_remaining=-2,
+        closed_date=None,
+    )
     assert late.light is Light.RED

@@ -38,8 +38,11 @@ def sign_in(app_client: TestClient, username: str, password: str = PASSWORD) -> 
     page = app_client.get("/login")
     token = _CSRF.search(page.text)
     assert token, "login form has no CSRF token"
-    r = app_client.post("/login", data={"username": username, "password": password,
-                                        "csrf_token": token.group(1)}, follow_redirects=False)
+    r = app_client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     home = app_client.get("/account")
     found = _CSRF.search(home.text)

@@ -19,34 +19,44 @@ def _login_token(c: TestClient) -> str:
 
 def test_login_sets_a_safe_cookie_and_logout_ends_the_session(client: TestClient) -> None:
     token = _login_token(client)
-    r = client.post("/login", data={"username": "clerk_f01", "password": PASSWORD,
-                                    "csrf_token": token}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": "clerk_f01", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/queue"
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     page = client.get("/account")
     assert page.status_code == 200 and "窗口经办员" in page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    assert client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    assert (
+        client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    )
     again = client.get("/account", follow_redirects=False)
     assert again.status_code == 303 and again.headers["location"].startswith("/login")
 
 
 def test_wrong_password_and_lockout_messages_in_chinese(client: TestClient) -> None:
     for _ in range(5):
-        r = client.post("/login", data={"username": "clerk_v01", "password": "nope",
-                                        "csrf_token": _login_token(client)})
+        r = client.post(
+            "/login",
+            data={"username": "clerk_v01", "password": "nope", "csrf_token": _login_token(client)},
+        )
         assert r.status_code == 401
     assert "用户名或密码错误" in r.text
-    r = client.post("/login", data={"username": "clerk_v01", "password": PASSWORD,
-                                    "csrf_token": _login_token(client)})
+    r = client.post(
+        "/login",
+        data={"username": "clerk_v01", "password": PASSWORD, "csrf_token": _login_token(client)},
+    )
     assert r.status_code == 401 and "账户已锁定" in r.text
 
 
 def test_login_without_csrf_is_refused(client: TestClient) -> None:
     client.get("/login")
-    r = client.post("/login", data={"username": "clerk_f01", "password": PASSWORD,
-                                    "csrf_token": "forged"})
+    r = client.post(
+        "/login", data={"username": "clerk_f01", "password": PASSWORD, "csrf_token": "forged"}
+    )
     assert r.status_code == 401 and "页面已过期" in r.text
 
 
@@ -73,7 +83,14 @@ def test_english_switch(client: TestClient) -> None:
 
 
 def test_open_redirect_refused(client: TestClient) -> None:
-    r = client.post("/login", data={"username": "clerk_f01", "password": PASSWORD,
-                                    "csrf_token": _login_token(client), "next": "//evil.example/"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={
+            "username": "clerk_f01",
+            "password": PASSWORD,
+            "csrf_token": _login_token(client),
+            "next": "//evil.example/",
+        },
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/queue"

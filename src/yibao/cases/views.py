@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from yibao.accounts.rules import FULL_ID_ROLES, Actor, Role
-from yibao.cases import lifecycle, present, queries, rules, service
+from yibao.cases import lifecycle, panels, present, queries, rules, service
 from yibao.cases.lifecycle import (
     ACTION_LABELS_EN,
     ACTION_LABELS_ZH,
@@ -424,6 +424,7 @@ def _case_page(
             )
         events = service.events(session, actor=actor, case_no=case_no)
         view = present.case_dict(case, ref, runtime.today(), actor)
+        shown_panels = panels.render_panels(session, runtime, actor, case)
     svc = ref.services.get(case.service_code)
     outstanding = [m for m in (svc.materials if svc else ()) if m not in view["materials_received"]]
     units = [
@@ -452,6 +453,7 @@ def _case_page(
             "done": request.query_params.get("done"),
             "kind_labels": KIND_LABELS,
             "channel_labels": CHANNEL_LABELS,
+            "panels": shown_panels,
         },
         status_code=status_code,
     )

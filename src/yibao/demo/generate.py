@@ -1105,6 +1105,19 @@ def _tune_overdue(
                     break
 
 
+STATION_WORK = ("filings", "ratings", "questionnaires", "leads", "disputes", "inspections")
+
+
+def _seed_station_work(session: Session, agency: str, today: date, seed: int) -> None:
+    """备案, ratings, questionnaires, leads, disputes and inspections over the past cases."""
+    import importlib
+
+    for i, name in enumerate(STATION_WORK):
+        module = importlib.import_module(f"yibao.{name}.demo")
+        module.seed_demo(session, agency=agency, today=today, rng=random.Random(seed + 101 * i))
+        session.flush()
+
+
 def generate(
     settings: Settings, *, cases: int = 4000, seed: int = DEFAULT_SEED, today: date | None = None
 ) -> int:
@@ -1150,6 +1163,8 @@ def generate(
                 session.execute(insert(tables[VisitEvent.__tablename__]), visit_log)
             session.execute(insert(tables[Case.__tablename__]), case_rows)
             session.execute(insert(tables[CaseEvent.__tablename__]), event_rows)
+            session.flush()
+            _seed_station_work(session, settings.agency, today, seed)
             uow.commit()
     finally:
         db.dispose()

@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(visits_api.router)
     app.include_router(visits_api.public_router)
     app.include_router(reports_api_router())
+    for router in station_work_api_routers():
+        app.include_router(router)
     for router in page_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -130,6 +132,21 @@ def reports_api_router() -> APIRouter:
     return api_router
 
 
+STATION_WORK = ("filings", "ratings", "questionnaires", "leads", "disputes", "inspections")
+
+
+def station_work_api_routers() -> list[APIRouter]:
+    """JSON routers of the station-work slices (备案, 好差评, questionnaires, leads, ...)."""
+    import importlib
+
+    out: list[APIRouter] = []
+    for name in STATION_WORK:
+        module = importlib.import_module(f"yibao.{name}.api")
+        out.append(module.router)
+        out.extend(getattr(module, "extra_routers", ()))
+    return out
+
+
 def page_routers() -> list[APIRouter]:
     """The HTML pages, one router per concept."""
     from yibao.accounts import admin_views, views
@@ -149,7 +166,20 @@ def page_routers() -> list[APIRouter]:
         transfer_views.router,
         field_views.router,
         visit_views.router,
+        *station_work_page_routers(),
     ]
+
+
+def station_work_page_routers() -> list[APIRouter]:
+    """HTML routers of the station-work slices; importing them also registers case panels."""
+    import importlib
+
+    out: list[APIRouter] = []
+    for name in STATION_WORK:
+        module = importlib.import_module(f"yibao.{name}.views")
+        out.append(module.router)
+        out.extend(getattr(module, "extra_routers", ()))
+    return out
 
 
 def install_page_handlers(app: FastAPI) -> None:

@@ -128,6 +128,32 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
         "Mobile visits",
         frozenset({Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
     ),
+    (
+        "/filings",
+        "Treatment elsewhere",
+        frozenset({Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
+    ),
+    (
+        "/ratings",
+        "Ratings",
+        frozenset({Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
+    ),
+    (
+        "/questionnaires",
+        "Questionnaires",
+        frozenset({Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
+    ),
+    ("/leads", "Supervision leads", frozenset({Role.CLERK, Role.STATION_MASTER, Role.SUPERVISOR})),
+    (
+        "/disputes",
+        "Disputes",
+        frozenset({Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
+    ),
+    (
+        "/inspections",
+        "Four in place",
+        frozenset({Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
+    ),
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
     ("/admin/stations", "Stations", frozenset({Role.ADMIN})),
     ("/admin/calendar", "Calendar", frozenset({Role.ADMIN})),

@@ -1,0 +1,1 @@
+"""Files attached to records (evidence, photos): stored in the database, checked on the way in."""

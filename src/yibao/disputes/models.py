@@ -1,0 +1,3 @@
+"""Stored rows of disputes (filled in by the disputes slice)."""
+
+from __future__ import annotations

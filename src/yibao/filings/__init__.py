@@ -1,0 +1,1 @@
+"""异地就医备案: the registry of filings for treatment in another region."""

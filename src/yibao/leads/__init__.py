@@ -1,0 +1,1 @@
+"""监督线索: confidential supervision leads raised by hospital stations."""

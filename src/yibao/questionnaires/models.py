@@ -1,0 +1,3 @@
+"""Stored rows of questionnaires (filled in by the questionnaires slice)."""
+
+from __future__ import annotations

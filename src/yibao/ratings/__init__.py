@@ -1,0 +1,1 @@
+"""好差评: one rating per finished case, rectification of bad ratings, follow-ups and appeals."""
