@@ -10,26 +10,36 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# File uploads (photos, scanned evidence) go to paths with this segment and may be larger.
+UPLOAD_SEGMENT = "/attachments"
+UPLOAD_MAX_BYTES = 8 * 1024 * 1024
+
 
 class BodyLimit:
-    """Refuse bodies larger than ``max_bytes`` with 413, whether declared or streamed."""
+    """Refuse bodies larger than ``max_bytes`` with 413, whether declared or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Paths containing ``/attachments`` take uploads up to ``upload_bytes``.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int = UPLOAD_MAX_BYTES) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_bytes = max_bytes
+        self.upload_bytes = max(upload_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = UPLOAD_SEGMENT in scope.get("path", "")
+        max_bytes = self.upload_bytes if upload else self.default_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
             try:
-                too_big = int(declared) > self.max_bytes
+                too_big = int(declared) > max_bytes
             except ValueError:
                 too_big = True
             if too_big:
-                await _send_413(send, self.max_bytes)
+                await _send_413(send, max_bytes)
                 return
         seen = 0
         responded = False
@@ -39,7 +49,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise _TooLarge
             return message
 
@@ -53,7 +63,7 @@ class BodyLimit:
             await self.app(scope, limited, tracking_send)
         except _TooLarge:
             if not responded:
-                await _send_413(send, self.max_bytes)
+                await _send_413(send, max_bytes)
 
 
 class _TooLarge(Exception):
