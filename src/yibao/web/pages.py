@@ -160,6 +160,12 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
 ]
 
 
+# Shown together under one menu (站务) so that the bar stays one line on a station's screen.
+STATION_WORK_PATHS = frozenset(
+    {"/filings", "/ratings", "/questionnaires", "/leads", "/disputes", "/inspections"}
+)
+
+
 ROLE_LABELS: dict[str, str] = {
     "clerk": "Clerk",
     "station_master": "Station master",
@@ -196,7 +202,16 @@ def render(
     ctx: dict[str, Any] = {
         "actor": actor,
         "csrf_token": info.csrf_token if info else "",
-        "nav": [(href, label) for href, label, roles in NAV if actor and actor.role in roles],
+        "nav": [
+            (href, label)
+            for href, label, roles in NAV
+            if actor and actor.role in roles and href not in STATION_WORK_PATHS
+        ],
+        "nav_station_work": [
+            (href, label)
+            for href, label, roles in NAV
+            if actor and actor.role in roles and href in STATION_WORK_PATHS
+        ],
         "path": request.url.path,
         "full_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "unit_name": runtime.reference().unit_names.get(actor.unit or "", "") if actor else "",
