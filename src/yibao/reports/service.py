@@ -565,6 +565,22 @@ def station_dashboard(
     )
 
 
+def station_measures(
+    session: Session, *, runtime: Runtime, actor: Actor, station: str, period: Period
+) -> Measures:
+    """One station's measures over a period, counted as on the dashboard, within the actor's
+    sight (a clerk or station master sees their own station; the bureau any)."""
+    raw = _fetch(
+        session,
+        runtime=runtime,
+        keys=[Case.intake_station],
+        scope=and_(visible(actor), Case.intake_station == station),
+        period=period,
+    )
+    calendar = runtime.reference(session).calendar
+    return _total(_rollup(raw, group=lambda k: (), period=period, calendar=calendar).values())
+
+
 def _stations(session: Session, agency: str) -> list[tuple[Station, str]]:
     """Active stations of the agency with the name of their town, in file order."""
     rows = session.execute(
