@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     relay: bool = True
     # Fixed "today" for demos (YYYY-MM-DD); empty means the real clock.
     today: str = ""
+    # 好差评: working days a bad rating's rectification task is given (谁办理、谁负责).
+    rating_rectify_days: int = 5
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to an SQLite file in the data directory."""

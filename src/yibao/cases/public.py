@@ -52,6 +52,7 @@ def public_status(
             .order_by(CaseEvent.seq.desc())
             .limit(1)
         )
+    from yibao.ratings.service import public_rating
     from yibao.visits.service import next_visit_for_case
 
     return {
@@ -78,4 +79,6 @@ def public_status(
         "next_visit": next_visit_for_case(
             session, ref=ref, today=runtime.today(), case=case, tz=runtime.tz
         ),
+        # 好差评: the rating given, or whether the rating form may be offered (a completed case).
+        "rating": public_rating(session, runtime=runtime, case=case),
     }

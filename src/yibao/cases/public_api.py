@@ -55,12 +55,17 @@ def public_case(
         status, message = 429, "查询过于频繁，请一分钟后再试。"
     elif isinstance(error, NotFound):
         status, message = 404, "未找到该办件：请核对办件编号和身份证号后四位。"
-    return templates.TemplateResponse(
-        request,
-        "public_case.html",
-        {"case_no": case_no, "view": view, "message": message, "asked": bool(id_tail)},
-        status_code=status,
-    )
+    context: dict[str, Any] = {
+        "case_no": case_no,
+        "view": view,
+        "message": message,
+        "asked": bool(id_tail),
+    }
+    if view is not None and id_tail:
+        from yibao.ratings.public import rating_form_context
+
+        context.update(rating_form_context(request, runtime, case_no=case_no, id_tail=id_tail))
+    return templates.TemplateResponse(request, "public_case.html", context, status_code=status)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
