@@ -149,10 +149,20 @@ def dashboard(
     except Forbidden:
         raise PageForbidden from None
     form.update(_period_form(board.period))
+    with runtime.db.session() as session:
+        rating_tables = service.station_ratings(
+            session, runtime=runtime, actor=actor, period=board.period
+        )
     return render(
         request,
         "reports/dashboard.html",
-        {"board": board, "form": form, "errors": {}, "chart": board.trend.as_json()},
+        {
+            "board": board,
+            "form": form,
+            "errors": {},
+            "chart": board.trend.as_json(),
+            "rating_tables": rating_tables,
+        },
     )
 
 
@@ -211,7 +221,10 @@ def overview_page(
     form.update(_period_form(period))
     with runtime.db.session() as session:
         trips = service.trips_saved(session, runtime=runtime, actor=actor, filters=overview.filters)
-    context.update(trips=trips, trips_chart=_trips_chart(trips))
+        rating_tables = service.overview_ratings(
+            session, runtime=runtime, actor=actor, overview=overview
+        )
+    context.update(trips=trips, trips_chart=_trips_chart(trips), rating_tables=rating_tables)
     query = {
         "kind": overview.filters.kind or "",
         "town": overview.filters.town or "",
