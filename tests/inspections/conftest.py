@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Node
+from tests.web.conftest import browser  # noqa: F401  (the page fixture)
 from yibao.inspections import service
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
