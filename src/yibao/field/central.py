@@ -259,9 +259,12 @@ def bundle(session: Session, *, runtime: Runtime, actor: Actor) -> dict[str, Any
             )
         ]
     )
+    from yibao.questionnaires.service import bundle_items
+
     return {
         "agency": agency,
         "visits": visits,
+        "questionnaires": bundle_items(session, agency=agency),
         "user": {
             "username": actor.username,
             "display_name": actor.display_name,
@@ -324,8 +327,10 @@ def _one(runtime: Runtime, actor: Actor, device: FieldDevice, record: Any) -> di
         status, case_no, detail = _intake(runtime, actor, client_id, record.get("payload"))
     elif kind == "action":
         status, case_no, detail = _action(runtime, actor, record.get("payload"))
+    elif kind == "response":
+        status, case_no, detail = _response(runtime, actor, client_id, record.get("payload"))
     else:
-        status, case_no, detail = "refused", None, {"reason": "kind: case or action"}
+        status, case_no, detail = "refused", None, {"reason": "kind: case, action or response"}
     with runtime.db.uow() as uow:
         uow.session.add(
             FieldReceipt(
@@ -433,6 +438,36 @@ def _action(runtime: Runtime, actor: Actor, payload: Any) -> tuple[str, str | No
     except (ActionNotAllowed, ValidationFailed, Forbidden, NotFound) as exc:
         return "refused", str(case_no), _reason(exc)
     return "accepted", case.case_no, {"version": case.version, "state": case.state}
+
+
+def _case_of_client(runtime: Runtime, actor: Actor, case_client_id: str) -> str | None:
+    """The central number of a case a laptop took, known there by its client id."""
+    with runtime.db.session() as s:
+        case_id = s.scalar(
+            select(IdempotencyRecord.case_id).where(
+                IdempotencyRecord.agency == runtime.agency,
+                IdempotencyRecord.user_id == actor.id,
+                IdempotencyRecord.key == field_key(case_client_id),
+            )
+        )
+        return s.scalar(select(Case.case_no).where(Case.id == case_id)) if case_id else None
+
+
+def _response(
+    runtime: Runtime, actor: Actor, client_id: uuid.UUID, payload: Any
+) -> tuple[str, str | None, dict[str, Any]]:
+    """A questionnaire response taken on the laptop (stored once under its client id)."""
+    from yibao.questionnaires.service import ingest_field
+
+    case_no = None
+    if isinstance(payload, dict) and payload.get("case_client_id"):
+        case_no = _case_of_client(runtime, actor, str(payload["case_client_id"]))
+        if case_no is None:
+            return "refused", None, {"reason": "the case of this response was not synced"}
+    status, detail = ingest_field(
+        runtime, actor=actor, client_id=client_id, payload=payload, case_no=case_no
+    )
+    return status, case_no, detail
 
 
 def devices(session: Session, *, runtime: Runtime, actor: Actor) -> list[FieldDevice]:

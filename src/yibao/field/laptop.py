@@ -158,6 +158,10 @@ def _load_bundle(s: Session, agency: str, data: dict[str, Any]) -> None:
             )
         )
     s.flush()
+    if data.get("questionnaires"):
+        from yibao.questionnaires.service import store_bundle
+
+        store_bundle(s, agency=agency, items=data["questionnaires"])
     for c in data["waiting_cases"]:
         # A central case waiting for materials: kept with its central number and version, and
         # only the masked ID (the laptop never holds more than it needs).
@@ -259,6 +263,34 @@ def enqueue(session: Session, kind: str, case: Case, payload: dict[str, Any]) ->
             attempts=0,
             created_at=utcnow(),
         )
+    )
+
+
+def enqueue_record(
+    session: Session, *, kind: str, client_id: uuid.UUID, payload: dict[str, Any], label: str = ""
+) -> None:
+    """Queue a record that is not a case change (a questionnaire response), in the caller's
+    transaction; ``client_id`` is its id, so the central node stores it once."""
+    session.add(
+        FieldQueue(
+            client_id=client_id,
+            kind=kind,
+            local_case_no=label[:20],
+            payload=payload,
+            status="pending",
+            attempts=0,
+            created_at=utcnow(),
+        )
+    )
+
+
+def queued_case(session: Session, case_id: uuid.UUID) -> bool:
+    """Whether a case was taken on this laptop (known centrally by its client id until synced)."""
+    return (
+        session.scalar(
+            select(FieldQueue.id).where(FieldQueue.kind == "case", FieldQueue.client_id == case_id)
+        )
+        is not None
     )
 
 
