@@ -176,6 +176,7 @@ def _persist(
     now = rating.rated_at
     channel = Channel(rating.channel)
     session.add(rating)
+    session.flush()  # before the task that refers to it (no ORM relationships order inserts)
     who_id, who_name = (actor.id, actor.username) if actor else (None, "citizen")
     audit.record(
         session,

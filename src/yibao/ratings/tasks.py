@@ -125,6 +125,7 @@ def open_task(
         updated_at=now,
     )
     session.add(task)
+    session.flush()  # before its log entry
     session.add(
         TaskEvent(
             agency=case.agency,

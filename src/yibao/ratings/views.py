@@ -410,8 +410,7 @@ async def pad_submit(
     case_no = case_no[:20]
     form = await request.form()
     values = {
-        k: (v if isinstance(v := form.get(k), str) else "")
-        for k in (*rules.INDICATORS, "comment")
+        k: (v if isinstance(v := form.get(k), str) else "") for k in (*rules.INDICATORS, "comment")
     }
     try:
         with runtime.db.uow() as uow:
@@ -442,4 +441,3 @@ async def pad_submit(
     except (Forbidden, NotFound):
         raise PageForbidden from None
     return RedirectResponse(f"/ratings/pad/{case_no}?done=1", status_code=303)
-
