@@ -207,9 +207,9 @@ def test_who_may_file_and_read(api: Api, clean: Node) -> None:
     bad = api("clerk_f02", "POST", "/api/v1/filings/lookup", json={"id_number": "123"})
     assert bad.status_code == 422 and fields(bad) == {"id_number"}
     # The agency sees everything.
-    assert {i["filing_no"] for i in api("supervisor", "GET", "/api/v1/filings").json()["items"]} >= {
-        no
-    }
+    assert {
+        i["filing_no"] for i in api("supervisor", "GET", "/api/v1/filings").json()["items"]
+    } >= {no}
 
 
 def test_list_is_paged_and_filtered(api: Api, clean: Node) -> None:
@@ -256,8 +256,12 @@ def test_daily_job_expires_and_lists_expiring(api: Api, clean: Node) -> None:
 def test_export_for_the_settlement_system(api: Api, clean: Node) -> None:
     f = file(api, documents=["=HYPERLINK(1)"])
     ended = file(api)
-    api("clerk_f01", "POST", f"/api/v1/filings/{ended['filing_no']}/cancel",
-        json={"version": 1, "reason": "取消"})
+    api(
+        "clerk_f01",
+        "POST",
+        f"/api/v1/filings/{ended['filing_no']}/cancel",
+        json={"version": 1, "reason": "取消"},
+    )
     assert api("clerk_f01", "GET", "/api/v1/filings/export").status_code == 403
     r = api("officer", "GET", "/api/v1/filings/export?format=csv")
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]

@@ -44,6 +44,8 @@ def export(
     username: Annotated[str, typer.Option("--as", help="the exporting user (audited)")],
 ) -> None:
     """Write the active registry (full ID numbers) for the settlement system; audited."""
+    from sqlalchemy import select
+
     from yibao.accounts.models import User
     from yibao.accounts.rules import Actor, Role
     from yibao.config import get_settings
@@ -52,7 +54,6 @@ def export(
     from yibao.filings import export as files
     from yibao.filings import service
     from yibao.runtime import Runtime
-    from sqlalchemy import select
 
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in ("csv", "xlsx"):

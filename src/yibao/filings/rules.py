@@ -322,9 +322,7 @@ def check_terms(
     if kind in LONG_TERM:
         if end is not None:
             errors.append(
-                FieldError(
-                    "end_date", "a long-term filing has no end date", "长期备案不设结束日期"
-                )
+                FieldError("end_date", "a long-term filing has no end date", "长期备案不设结束日期")
             )
     elif kind is not None:
         if end is None:
@@ -340,9 +338,7 @@ def check_terms(
             )
         elif end > add_months(start, MAX_TEMPORARY_MONTHS):
             errors.append(
-                FieldError(
-                    "end_date", "longer than 24 months", "临时备案有效期不能超过24个月"
-                )
+                FieldError("end_date", "longer than 24 months", "临时备案有效期不能超过24个月")
             )
 
     if basis is Basis.COMMITMENT:

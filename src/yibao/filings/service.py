@@ -694,9 +694,7 @@ def expire(uow: UnitOfWork, *, runtime: Runtime, days: int = rules.EXPIRING_DAYS
 # ---------------------------------------------------------------- reading
 
 
-def get(
-    session: Session, *, actor: Actor, filing_no: str, id_number: str | None = None
-) -> Filing:
+def get(session: Session, *, actor: Actor, filing_no: str, id_number: str | None = None) -> Filing:
     """One filing the actor may see (404 otherwise, as if it did not exist)."""
     return _load(session, actor, filing_no, id_number=id_number)
 
@@ -715,9 +713,7 @@ def chain(session: Session, filing: Filing) -> list[Filing]:
     current = filing
     while len(out) < MAX_CHAIN:
         nxt = session.scalar(
-            select(Filing).where(
-                Filing.agency == filing.agency, Filing.previous_id == current.id
-            )
+            select(Filing).where(Filing.agency == filing.agency, Filing.previous_id == current.id)
         )
         if nxt is None:
             break

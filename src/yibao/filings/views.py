@@ -16,7 +16,14 @@ from yibao.accounts.rules import Actor, Role
 from yibao.cases import panels
 from yibao.cases import service as case_service
 from yibao.cases.models import Case
-from yibao.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from yibao.errors import (
+    ActionNotAllowed,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
 from yibao.filings import api, divisions, rules, service
 from yibao.filings.models import Filing
 from yibao.filings.rules import Basis, Kind, State
@@ -60,7 +67,9 @@ def _zh() -> bool:
 def _labels() -> dict[str, Any]:
     zh = _zh()
     return {
-        "kind_labels": {k.value: (rules.KIND_LABELS_ZH if zh else rules.KIND_LABELS_EN)[k] for k in Kind},
+        "kind_labels": {
+            k.value: (rules.KIND_LABELS_ZH if zh else rules.KIND_LABELS_EN)[k] for k in Kind
+        },
         "state_labels": {
             s.value: (rules.STATE_LABELS_ZH if zh else rules.STATE_LABELS_EN)[s] for s in State
         },
@@ -76,7 +85,9 @@ def _labels() -> dict[str, Any]:
     }
 
 
-def _dicts(runtime: Runtime, rows: list[Filing], actor: Actor | None = None) -> list[dict[str, Any]]:
+def _dicts(
+    runtime: Runtime, rows: list[Filing], actor: Actor | None = None
+) -> list[dict[str, Any]]:
     ref, today = runtime.reference(), runtime.today()
     return [service.filing_dict(f, ref, today, actor) for f in rows]
 
@@ -123,7 +134,11 @@ def _registry(
     with runtime.db.session() as session:
         try:
             found, next_cursor = service.list_filings(
-                session, runtime=runtime, actor=actor, filters=filters, limit=PAGE_SIZE,
+                session,
+                runtime=runtime,
+                actor=actor,
+                filters=filters,
+                limit=PAGE_SIZE,
                 cursor=rq.cursor,
             )
             previous = service.with_previous(session, found)
@@ -136,14 +151,16 @@ def _registry(
     if person_id is not None:
         try:
             with runtime.db.uow() as uow:
-                found_person = service.lookup(uow, runtime=runtime, actor=actor, id_number=person_id)
+                found_person = service.lookup(
+                    uow, runtime=runtime, actor=actor, id_number=person_id
+                )
                 person = _dicts(runtime, found_person, actor)
             from yibao.people.rules import mask_id
 
             person_masked = mask_id(person_id.strip())
             person_value = person_id.strip().upper()
         except ValidationFailed as exc:
-            errors.update({"id_number": v for v in field_errors(exc).values()})
+            errors["id_number"] = next(iter(field_errors(exc).values()), "")
     query = {
         k: v
         for k, v in {
@@ -299,7 +316,7 @@ def _date(raw: str, field: str, errors: dict[str, str]) -> date | None:
 
 def _terms_from(form: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """(values as typed, the terms' fields for the input model, date errors)."""
-    values = {k: str(form.get(k) or "")[:2000] for k in TERM_FIELDS}
+    values: dict[str, Any] = {k: str(form.get(k) or "")[:2000] for k in TERM_FIELDS}
     values["settled"] = bool(form.get("settled"))
     errors: dict[str, str] = {}
     fields: dict[str, Any] = {
@@ -342,7 +359,11 @@ async def create_filing(
     if not errors:
         try:
             body = FilingIn(
-                person={"id_number": values["id_number"], "name": values["name"], "phone": values["phone"]},
+                person={
+                    "id_number": values["id_number"],
+                    "name": values["name"],
+                    "phone": values["phone"],
+                },
                 **fields,
             )
             with runtime.db.uow() as uow:
@@ -473,9 +494,17 @@ async def _act(
         message = _("Someone else changed this filing meanwhile; this is its current state.")
     except DomainError as exc:
         errors, message = field_errors(exc), error_message(exc)
-        status = 422 if isinstance(exc, ValidationFailed) else 403
+        status = (
+            422
+            if isinstance(exc, ValidationFailed | ActionNotAllowed)
+            else 404
+            if isinstance(exc, NotFound)
+            else 403
+        )
         if not errors:
-            message = exc.detail if not _zh() else _("This filing cannot be changed or cancelled now.")
+            message = (
+                exc.detail if not _zh() else _("This filing cannot be changed or cancelled now.")
+            )
     return _filing_page(
         request,
         runtime,
@@ -519,11 +548,7 @@ def person_filings_panel(
     rows = service.for_person(session, agency=actor.agency, id_number=case.applicant_id_number)
     ref, today = runtime.reference(), runtime.today()
     shown = [service.filing_dict(f, ref, today) for f in rows[:10]]
-    visible_nos = {
-        f.filing_no
-        for f in rows
-        if actor.agency_wide or f.station_code == actor.unit
-    }
+    visible_nos = {f.filing_no for f in rows if actor.agency_wide or f.station_code == actor.unit}
     return (
         "filings/_panel.html",
         {
