@@ -456,6 +456,8 @@ async def _act(
     except DomainError as exc:
         errs = field_errors(exc) or {"form": exc.detail if not _zh() else _(exc.title)}
         status = 422
+    if not set(errs) & {"note", "file", "form"}:  # e.g. a tampered version or action
+        errs["form"] = next(iter(errs.values()), _("Please correct the marked fields."))
     task_errors = {str(key): errs}
     if back == "station" and actor.role in STATION:
         return _station_page(request, runtime, actor, status_code=status, task_errors=task_errors)
