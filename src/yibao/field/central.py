@@ -259,7 +259,7 @@ def bundle(session: Session, *, runtime: Runtime, actor: Actor) -> dict[str, Any
             )
         ]
     )
-    from yibao.questionnaires.service import bundle_items
+    from yibao.questionnaires.responses import bundle_items
 
     return {
         "agency": agency,
@@ -457,7 +457,7 @@ def _response(
     runtime: Runtime, actor: Actor, client_id: uuid.UUID, payload: Any
 ) -> tuple[str, str | None, dict[str, Any]]:
     """A questionnaire response taken on the laptop (stored once under its client id)."""
-    from yibao.questionnaires.service import ingest_field
+    from yibao.questionnaires.responses import ingest_field
 
     case_no = None
     if isinstance(payload, dict) and payload.get("case_client_id"):

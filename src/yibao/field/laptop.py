@@ -159,7 +159,7 @@ def _load_bundle(s: Session, agency: str, data: dict[str, Any]) -> None:
         )
     s.flush()
     if data.get("questionnaires"):
-        from yibao.questionnaires.service import store_bundle
+        from yibao.questionnaires.responses import store_bundle
 
         store_bundle(s, agency=agency, items=data["questionnaires"])
     for c in data["waiting_cases"]:

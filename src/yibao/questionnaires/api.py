@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from yibao.questionnaires import results, rules, service
+from yibao.questionnaires import responses, results, rules, service
 from yibao.questionnaires.models import QuestionnaireTemplate, QuestionnaireVersion
+from yibao.questionnaires.responses import ResponseIn
 from yibao.questionnaires.results import ResultFilter
-from yibao.questionnaires.service import ResponseIn, TemplateIn, VersionIn
+from yibao.questionnaires.service import TemplateIn, VersionIn
 from yibao.web.deps import ActorDep, RuntimeDep, SessionDep, UowDep
 
 router = APIRouter(prefix="/api/v1/questionnaires", tags=["questionnaires"])
@@ -141,14 +142,14 @@ def submit(
 ) -> dict[str, Any]:
     """Take a response at the caller's station; resending the same ``client_id`` is harmless
     (200 with the stored response)."""
-    taken = service.submit(uow, runtime=runtime, actor=actor, code=code, request=body)
+    taken = responses.submit(uow, runtime=runtime, actor=actor, code=code, request=body)
     if taken.duplicate:
         response.status_code = 200
     with runtime.db.session() as s:
-        row, version = service.get_response(
+        row, version = responses.get_response(
             s, actor=actor, code=code, response_id=taken.response.id
         )
-        return service.response_dict(row, version, code)
+        return responses.response_dict(row, version, code)
 
 
 @router.get("/{code}/responses/{response_id}")
@@ -156,8 +157,8 @@ def get_response(
     code: Code, response_id: uuid.UUID, actor: ActorDep, session: SessionDep
 ) -> dict[str, Any]:
     """One response, with the questions of the version it answered."""
-    row, version = service.get_response(session, actor=actor, code=code, response_id=response_id)
-    return service.response_dict(row, version, code)
+    row, version = responses.get_response(session, actor=actor, code=code, response_id=response_id)
+    return responses.response_dict(row, version, code)
 
 
 def _filters(

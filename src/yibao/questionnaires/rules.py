@@ -343,12 +343,12 @@ def parse_definition(raw: Any) -> Definition:
             )
         )
     else:
+        seen: set[str] = set()
         for i, item in enumerate(items):
             q = _question(item, i, errors)
-            if q is not None:
-                questions.append(q)
-        seen: set[str] = set()
-        for i, q in enumerate(questions):
+            if q is None:
+                continue
+            questions.append(q)
             if q.id in seen:
                 errors.append(
                     FieldError(f"questions[{i}].id", f"the id {q.id} repeats", f"题号 {q.id} 重复")
