@@ -13,9 +13,26 @@ from tests.web.conftest import Browser, sign_in
 DEFINITION: dict[str, Any] = {
     "title": "窗口服务满意度",
     "questions": [
-        {"id": "speed", "type": "single", "text": "办理速度如何？", "options": ["快", "一般", "慢"]},
-        {"id": "topics", "type": "multiple", "text": "想了解哪些政策？", "options": ["门诊", "住院", "备案"], "required": False},
-        {"id": "score", "type": "scale", "text": "总体满意度", "low": "很不满意", "high": "非常满意"},
+        {
+            "id": "speed",
+            "type": "single",
+            "text": "办理速度如何？",
+            "options": ["快", "一般", "慢"],
+        },
+        {
+            "id": "topics",
+            "type": "multiple",
+            "text": "想了解哪些政策？",
+            "options": ["门诊", "住院", "备案"],
+            "required": False,
+        },
+        {
+            "id": "score",
+            "type": "scale",
+            "text": "总体满意度",
+            "low": "很不满意",
+            "high": "非常满意",
+        },
         {"id": "words", "type": "text", "text": "意见建议"},
     ],
 }

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
-from typing import Any
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -53,29 +52,54 @@ def test_standard_templates_load_once_and_roles_see_what_they_may(api, browser) 
     page = browser("clerk_f01").get("/questionnaires")
     assert "医保政策知晓度调查" in page.text and "医保政策评价调查" in page.text
     # clerks neither make nor publish templates
-    r = api("clerk_f01", "POST", "/api/v1/questionnaires/policy-awareness/versions", json={"definition": DEFINITION})
+    r = api(
+        "clerk_f01",
+        "POST",
+        "/api/v1/questionnaires/policy-awareness/versions",
+        json={"definition": DEFINITION},
+    )
     assert r.status_code == 403
 
 
 def test_a_bad_definition_is_refused_naming_the_part(api, browser) -> None:  # type: ignore[no-untyped-def]
-    bad = {"title": "x", "questions": [{"id": "a", "type": "single", "text": "q", "options": ["only"]}]}
-    r = api("officer", "POST", "/api/v1/questionnaires", json={"code": "Bad Code", "kind": "other", "definition": bad})
+    bad = {
+        "title": "x",
+        "questions": [{"id": "a", "type": "single", "text": "q", "options": ["only"]}],
+    }
+    r = api(
+        "officer",
+        "POST",
+        "/api/v1/questionnaires",
+        json={"code": "Bad Code", "kind": "other", "definition": bad},
+    )
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"code", "kind", "questions[0].options"}
     editor = browser("officer")
     r = editor.post(
         "/questionnaires/new",
-        data={"code": "yaml-test", "kind": "awareness", "definition": "title: x\nquestions: [\n  - id"},
+        data={
+            "code": "yaml-test",
+            "kind": "awareness",
+            "definition": "title: x\nquestions: [\n  - id",
+        },
     )
     assert r.status_code == 422 and "YAML 格式错误" in r.text
     r = editor.post(
         "/questionnaires/new",
-        data={"code": "yaml-test", "kind": "awareness", "definition": "title: 测试\nquestions:\n  - {id: q1, type: scale}\n"},
+        data={
+            "code": "yaml-test",
+            "kind": "awareness",
+            "definition": "title: 测试\nquestions:\n  - {id: q1, type: scale}\n",
+        },
     )
     assert r.status_code == 422 and "questions[0].text" in r.text
     r = editor.post(
         "/questionnaires/new",
-        data={"code": "yaml-test", "kind": "awareness", "definition": "title: 测试\nquestions:\n  - {id: q1, type: scale, text: 打分}\n"},
+        data={
+            "code": "yaml-test",
+            "kind": "awareness",
+            "definition": "title: 测试\nquestions:\n  - {id: q1, type: scale, text: 打分}\n",
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"].startswith("/questionnaires/yaml-test")
@@ -91,13 +115,28 @@ def test_versions_keep_old_answers_readable(api, browser, template: str, clean: 
     v2 = {
         "title": "窗口服务满意度（修订）",
         "questions": [
-            {"id": "speed", "type": "single", "text": "等候时间多长？", "options": ["10分钟内", "半小时内", "更久"]},
+            {
+                "id": "speed",
+                "type": "single",
+                "text": "等候时间多长？",
+                "options": ["10分钟内", "半小时内", "更久"],
+            },
             {"id": "score", "type": "scale", "text": "总体满意度"},
         ],
     }
-    r = api("supervisor", "POST", f"/api/v1/questionnaires/{template}/versions", json={"definition": v2, "note": "改题"})
+    r = api(
+        "supervisor",
+        "POST",
+        f"/api/v1/questionnaires/{template}/versions",
+        json={"definition": v2, "note": "改题"},
+    )
     assert r.status_code == 201 and (r.json()["version"], r.json()["state"]) == (2, "draft")
-    assert api("supervisor", "POST", f"/api/v1/questionnaires/{template}/versions/1/publish").status_code == 422
+    assert (
+        api(
+            "supervisor", "POST", f"/api/v1/questionnaires/{template}/versions/1/publish"
+        ).status_code
+        == 422
+    )
     r = api("supervisor", "POST", f"/api/v1/questionnaires/{template}/versions/2/publish")
     assert r.status_code == 200
     got = api("officer", "GET", f"/api/v1/questionnaires/{template}").json()
@@ -113,21 +152,32 @@ def test_versions_keep_old_answers_readable(api, browser, template: str, clean: 
     assert res["responses"] == 1 and res["title"] == "窗口服务满意度"
     speed = res["questions"][0]
     assert speed["text"] == "办理速度如何？"
-    assert [(o["label"], o["count"]) for o in speed["options"]] == [("快", 1), ("一般", 0), ("慢", 0)]
+    assert [(o["label"], o["count"]) for o in speed["options"]] == [
+        ("快", 1),
+        ("一般", 0),
+        ("慢", 0),
+    ]
     assert [q["id"] for q in res["questions"]] == ["speed", "topics", "score", "words"]
     one = api("officer", "GET", f"/api/v1/questionnaires/{template}/responses/{rid}").json()
     assert one["version"] == 1 and one["answers"][0]["text"] == "办理速度如何？"
     assert one["answers"][1]["display"] == "门诊；备案"
     res2 = api("officer", "GET", f"/api/v1/questionnaires/{template}/results").json()
     assert res2["version"] == 2 and res2["responses"] == 1
-    assert res2["questions"][0]["options"][2] == {"value": "3", "label": "更久", "count": 1, "share": 1.0}
+    assert res2["questions"][0]["options"][2] == {
+        "value": "3",
+        "label": "更久",
+        "count": 1,
+        "share": 1.0,
+    }
     page = browser("supervisor").get(f"/questionnaires/{template}/results?version=1")
     assert page.status_code == 200
     assert "办理速度如何？" in page.text and "等候时间多长？" not in page.text
     page = browser("supervisor").get(f"/questionnaires/{template}/responses/{rid}")
     assert "办理速度如何？" in page.text and "门诊；备案" in page.text
     with clean.runtime.db.session() as s:
-        actions = sorted(s.scalars(select(AuditRecord.action).where(AuditRecord.object_type == "questionnaire")))
+        actions = sorted(
+            s.scalars(select(AuditRecord.action).where(AuditRecord.object_type == "questionnaire"))
+        )
     assert actions == [
         "questionnaire.create",
         "questionnaire.new_version",
@@ -135,7 +185,12 @@ def test_versions_keep_old_answers_readable(api, browser, template: str, clean: 
         "questionnaire.publish",
     ]
     # a retired version takes no more answers by default
-    assert api("supervisor", "POST", f"/api/v1/questionnaires/{template}/versions/2/retire").status_code == 200
+    assert (
+        api(
+            "supervisor", "POST", f"/api/v1/questionnaires/{template}/versions/2/retire"
+        ).status_code
+        == 200
+    )
     r = answer(api, "clerk_f01", answers={"speed": "1", "score": 3})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "version"
 
@@ -163,25 +218,53 @@ def test_window_api_names_the_question_and_never_500s(api, template: str, clean:
     ):
         r = api("clerk_f01", "POST", f"/api/v1/questionnaires/{template}/responses", json=odd)
         assert r.status_code in (404, 422), (odd, r.status_code, r.text)
-    assert api("clerk_f01", "POST", "/api/v1/questionnaires/nope/responses", json={"answers": {}}).status_code == 404
+    assert (
+        api(
+            "clerk_f01", "POST", "/api/v1/questionnaires/nope/responses", json={"answers": {}}
+        ).status_code
+        == 404
+    )
     assert answer(api, "supervisor").status_code == 403
     assert answer(api, "auditor").status_code == 403
     assert _count(clean) == 0
     # a resend with the same client id is stored once
-    body = {"answers": {"speed": "2", "score": 4}, "client_id": "6f1c1f3e-8a52-4c61-9a3b-0e6c1d1b2a11"}
-    assert api("clerk_f01", "POST", f"/api/v1/questionnaires/{template}/responses", json=body).status_code == 201
-    assert api("clerk_f01", "POST", f"/api/v1/questionnaires/{template}/responses", json=body).status_code == 200
+    body = {
+        "answers": {"speed": "2", "score": 4},
+        "client_id": "6f1c1f3e-8a52-4c61-9a3b-0e6c1d1b2a11",
+    }
+    assert (
+        api(
+            "clerk_f01", "POST", f"/api/v1/questionnaires/{template}/responses", json=body
+        ).status_code
+        == 201
+    )
+    assert (
+        api(
+            "clerk_f01", "POST", f"/api/v1/questionnaires/{template}/responses", json=body
+        ).status_code
+        == 200
+    )
     other = {**body, "answers": {"speed": "3", "score": 4}}
-    assert api("clerk_f01", "POST", f"/api/v1/questionnaires/{template}/responses", json=other).status_code == 409
+    assert (
+        api(
+            "clerk_f01", "POST", f"/api/v1/questionnaires/{template}/responses", json=other
+        ).status_code
+        == 409
+    )
     assert _count(clean) == 1
 
 
-def test_window_page_links_a_case_only_with_consent(api, browser, template: str, clean: Node) -> None:  # type: ignore[no-untyped-def]
+def test_window_page_links_a_case_only_with_consent(
+    api, browser, template: str, clean: Node
+) -> None:  # type: ignore[no-untyped-def]
     clerk = browser("clerk_f01")
     page = clerk.get(f"/questionnaires/{template}/fill")
     assert page.status_code == 200 and "办理速度如何？" in page.text and "总体满意度" in page.text
     client_id = re.search(r'name="client_id" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    r = clerk.post(f"/questionnaires/{template}/fill", data={"version": "1", "q_topics": ["1"], "client_id": client_id})
+    r = clerk.post(
+        f"/questionnaires/{template}/fill",
+        data={"version": "1", "q_topics": ["1"], "client_id": client_id},
+    )
     assert r.status_code == 422
     assert "第1题「办理速度如何？」为必答题" in r.text and "第3题「总体满意度」为必答题" in r.text
     assert 'value="1" checked' in r.text  # the ticked choice survives the error
@@ -190,7 +273,10 @@ def test_window_page_links_a_case_only_with_consent(api, browser, template: str,
     base = {"version": "1", "q_speed": "2", "q_score": "4", "q_words": "等了一会儿"}
     r = clerk.post(f"/questionnaires/{template}/fill", data={**base, "case_no": case["case_no"]})
     assert r.status_code == 422 and "关联办件须经本人同意" in r.text
-    r = clerk.post(f"/questionnaires/{template}/fill", data={**base, "consent": "yes", "case_no": other["case_no"]})
+    r = clerk.post(
+        f"/questionnaires/{template}/fill",
+        data={**base, "consent": "yes", "case_no": other["case_no"]},
+    )
     assert r.status_code == 422 and "未找到该办件" in r.text
     assert _count(clean) == 0
     r = clerk.post(
@@ -201,20 +287,36 @@ def test_window_page_links_a_case_only_with_consent(api, browser, template: str,
     assert r.status_code == 303
     assert "答卷已保存" in clerk.get(r.headers["location"]).text
     # the same form sent twice (a double click) is one response
-    clerk.post(f"/questionnaires/{template}/fill", data={**base, "consent": "yes", "case_no": case["case_no"], "client_id": client_id})
+    clerk.post(
+        f"/questionnaires/{template}/fill",
+        data={**base, "consent": "yes", "case_no": case["case_no"], "client_id": client_id},
+    )
     assert _count(clean) == 1
     with clean.runtime.db.session() as s:
         row = s.scalar(select(QuestionnaireResponse))
         assert row is not None
-        assert (row.case_no, row.consent, row.channel, row.station_code) == (case["case_no"], True, "window", "F01")
-        linked = s.scalars(select(AuditRecord).where(AuditRecord.action == "questionnaire.response_linked")).all()
+        assert (row.case_no, row.consent, row.channel, row.station_code) == (
+            case["case_no"],
+            True,
+            "window",
+            "F01",
+        )
+        linked = s.scalars(
+            select(AuditRecord).where(AuditRecord.action == "questionnaire.response_linked")
+        ).all()
         assert [a.detail["case_no"] for a in linked] == [case["case_no"]]
     case_page = clerk.get(f"/cases/{case['case_no']}")
     assert "与本办件关联的问卷" in case_page.text and "窗口服务满意度" in case_page.text
     clerk.post(f"/questionnaires/{template}/fill", data=base, follow_redirects=False)
     with clean.runtime.db.session() as s:
-        anonymous = s.scalar(select(QuestionnaireResponse).where(QuestionnaireResponse.case_no.is_(None)))
-        assert anonymous is not None and anonymous.consent is False and anonymous.answers["words"] == "等了一会儿"
+        anonymous = s.scalar(
+            select(QuestionnaireResponse).where(QuestionnaireResponse.case_no.is_(None))
+        )
+        assert (
+            anonymous is not None
+            and anonymous.consent is False
+            and anonymous.answers["words"] == "等了一会儿"
+        )
 
 
 # ---------------------------------------------------------------- on the phone
@@ -231,16 +333,28 @@ def _token(html: str) -> str:
     return re.search(r'name="token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
-def test_public_form_from_a_qr_code_stores_once(api, browser, client: TestClient, template: str, clean: Node) -> None:  # type: ignore[no-untyped-def]
+def test_public_form_from_a_qr_code_stores_once(
+    api, browser, client: TestClient, template: str, clean: Node
+) -> None:  # type: ignore[no-untyped-def]
     link = _qr_link(browser, template)
     assert "s=F01" in link
     phone = TestClient(client.app)  # no login
     page = phone.get(link)
-    assert page.status_code == 200 and "办理速度如何？" in page.text and "永川医院医保服务站" in page.text
+    assert (
+        page.status_code == 200
+        and "办理速度如何？" in page.text
+        and "永川医院医保服务站" in page.text
+    )
     token = _token(page.text)
     r = phone.post(link, data={"token": token, "q_speed": "1"})
     assert r.status_code == 422 and "为必答题" in r.text
-    data = {"token": token, "q_speed": "1", "q_topics": ["2", "3"], "q_score": "5", "q_words": "=1+1 扫码很方便"}
+    data = {
+        "token": token,
+        "q_speed": "1",
+        "q_topics": ["2", "3"],
+        "q_score": "5",
+        "q_words": "=1+1 扫码很方便",
+    }
     r = phone.post(link, data=data)
     assert r.status_code == 200 and "感谢您的参与" in r.text
     assert phone.post(link, data=data).status_code == 200  # sent twice
@@ -248,7 +362,12 @@ def test_public_form_from_a_qr_code_stores_once(api, browser, client: TestClient
     with clean.runtime.db.session() as s:
         row = s.scalar(select(QuestionnaireResponse))
         assert row is not None
-        assert (row.channel, row.station_code, row.taken_by, row.case_no) == ("qr", "F01", None, None)
+        assert (row.channel, row.station_code, row.taken_by, row.case_no) == (
+            "qr",
+            "F01",
+            None,
+            None,
+        )
         assert row.answers["topics"] == ["2", "3"]
     # a forged station, a forged or missing token, an unknown questionnaire
     assert phone.get(link.replace("s=F01", "s=F02")).status_code == 404
@@ -259,13 +378,27 @@ def test_public_form_from_a_qr_code_stores_once(api, browser, client: TestClient
     body = intake_body()
     case = api("clerk_f01", "POST", "/api/v1/cases", json=body).json()
     fresh = _token(phone.get(link).text)
-    linked = {"token": fresh, "q_speed": "2", "q_score": "4", "consent": "yes", "case_no": case["case_no"], "id_tail": "0000"}
+    linked = {
+        "token": fresh,
+        "q_speed": "2",
+        "q_score": "4",
+        "consent": "yes",
+        "case_no": case["case_no"],
+        "id_tail": "0000",
+    }
     r = phone.post(link, data=linked)
     assert r.status_code == 422 and "身份证号后四位" in r.text
     r = phone.post(link, data={**linked, "id_tail": body["applicant"]["id_number"][-4:]})
     assert r.status_code == 200
     with clean.runtime.db.session() as s:
-        assert s.scalar(select(func.count()).select_from(QuestionnaireResponse).where(QuestionnaireResponse.case_no == case["case_no"])) == 1
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(QuestionnaireResponse)
+                .where(QuestionnaireResponse.case_no == case["case_no"])
+            )
+            == 1
+        )
 
 
 def test_public_form_is_rate_limited(browser, client: TestClient, template: str) -> None:  # type: ignore[no-untyped-def]
@@ -281,12 +414,24 @@ def test_public_form_is_rate_limited(browser, client: TestClient, template: str)
 # ---------------------------------------------------------------- results
 
 
-def test_results_filter_by_station_town_and_period(api, browser, template: str, clean: Node) -> None:  # type: ignore[no-untyped-def]
+def test_results_filter_by_station_town_and_period(
+    api, browser, template: str, clean: Node
+) -> None:  # type: ignore[no-untyped-def]
     clean.clock.now = FIXED_NOW - timedelta(days=40)
     assert answer(api, "clerk_f01", answers={"speed": "3", "score": 1}).status_code == 201
     clean.clock.now = FIXED_NOW
-    for user, speed, score in (("clerk_f01", "1", 5), ("clerk_f02", "2", 4), ("clerk_v01", "1", 3), ("clerk_m01", "2", 2)):
-        assert answer(api, user, answers={"speed": speed, "score": score, "words": f"{user}的意见"}).status_code == 201
+    for user, speed, score in (
+        ("clerk_f01", "1", 5),
+        ("clerk_f02", "2", 4),
+        ("clerk_v01", "1", 3),
+        ("clerk_m01", "2", 2),
+    ):
+        assert (
+            answer(
+                api, user, answers={"speed": speed, "score": score, "words": f"{user}的意见"}
+            ).status_code
+            == 201
+        )
     url = f"/api/v1/questionnaires/{template}/results"
     every = api("supervisor", "GET", url).json()
     assert every["responses"] == 5
@@ -306,27 +451,44 @@ def test_results_filter_by_station_town_and_period(api, browser, template: str, 
     assert own["responses"] == 1 and own["filters"]["station"] == "F02"
     r = api("clerk_f02", "GET", url + "?station=F01")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "station"
-    for bad, field in (("?town=999", "town"), ("?station=ZZZ", "station"), ("?from=2026-09-30&to=2026-09-01", "to")):
+    for bad, field in (
+        ("?town=999", "town"),
+        ("?station=ZZZ", "station"),
+        ("?from=2026-09-30&to=2026-09-01", "to"),
+    ):
         r = api("officer", "GET", url + bad)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, bad
     assert api("officer", "GET", url + "?from=yesterday").status_code == 422
     texts = api("officer", "GET", f"/api/v1/questionnaires/{template}/texts?question=words").json()
     assert texts["total"] == 4 and texts["next_page"] is None
-    assert api("officer", "GET", f"/api/v1/questionnaires/{template}/texts?question=speed").status_code == 422
+    assert (
+        api("officer", "GET", f"/api/v1/questionnaires/{template}/texts?question=speed").status_code
+        == 422
+    )
     page = browser("supervisor").get(f"/questionnaires/{template}/results?station=F02")
     assert page.status_code == 200
     text = _text(page.text)
     assert "clerk_f02的意见" in text and "clerk_v01的意见" not in text
     assert 'id="chart-score"' in page.text and "echarts" in page.text
-    page = browser("supervisor").get(f"/questionnaires/{template}/results?from=2026-09-30&to=2026-09-01&town=x")
-    assert page.status_code == 422 and "结束日期早于开始日期" in page.text and "未知的镇街" in page.text
+    page = browser("supervisor").get(
+        f"/questionnaires/{template}/results?from=2026-09-30&to=2026-09-01&town=x"
+    )
+    assert (
+        page.status_code == 422
+        and "结束日期早于开始日期" in page.text
+        and "未知的镇街" in page.text
+    )
     page = browser("clerk_f02").get(f"/questionnaires/{template}/results")
     assert "clerk_f01的意见" not in page.text and "clerk_f02的意见" in page.text
     assert browser("auditor").get(f"/questionnaires/{template}/results").status_code == 403
 
 
 def test_excel_export_opens_with_the_version_questions(api, browser, template: str) -> None:  # type: ignore[no-untyped-def]
-    answer(api, "clerk_f01", answers={"speed": "1", "topics": ["2"], "score": 4, "words": "=HYPERLINK(\"x\")"})
+    answer(
+        api,
+        "clerk_f01",
+        answers={"speed": "1", "topics": ["2"], "score": 4, "words": '=HYPERLINK("x")'},
+    )
     answer(api, "clerk_f02", answers={"speed": "2", "score": 2})
     r = browser("officer").get(f"/questionnaires/{template}/results.xlsx?station=F01")
     assert r.status_code == 200
@@ -340,8 +502,11 @@ def test_excel_export_opens_with_the_version_questions(api, browser, template: s
     assert rows[0][6:] == tuple(q["text"] for q in DEFINITION["questions"])
     assert len(rows) == 2 and rows[1][6:9] == ("快", "住院", 4)
     words = list(wb["文字意见"].iter_rows(values_only=True))
-    assert words[1][1] == "'=HYPERLINK(\"x\")"  # never a formula
-    assert browser("officer").get(f"/questionnaires/{template}/results.xlsx?town=nowhere").status_code == 422
+    assert words[1][1] == '\'=HYPERLINK("x")'  # never a formula
+    assert (
+        browser("officer").get(f"/questionnaires/{template}/results.xlsx?town=nowhere").status_code
+        == 422
+    )
     assert browser("officer").get("/questionnaires/nope/results.xlsx").status_code == 404
 
 
@@ -349,7 +514,11 @@ def test_pages_of_a_template_for_managers_and_clerks(api, browser, template: str
     officer = browser("officer")
     page = officer.get(f"/questionnaires/{template}")
     assert page.status_code == 200 and "第1版" in page.text and "停用" in page.text
-    r = officer.post(f"/questionnaires/{template}/edit", data={"definition": "title: 新版\nquestions:\n  - {id: a, type: text, text: 说说看}\n"}, follow_redirects=False)
+    r = officer.post(
+        f"/questionnaires/{template}/edit",
+        data={"definition": "title: 新版\nquestions:\n  - {id: a, type: text, text: 说说看}\n"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     page = officer.get(r.headers["location"])
     assert "第2版" in page.text and "说说看" in page.text and "发布" in page.text
@@ -367,7 +536,3 @@ def test_pages_of_a_template_for_managers_and_clerks(api, browser, template: str
     assert clerk.get(f"/questionnaires/{template}/qr?station=F02").status_code == 404
     english = clerk.get("/lang/en?next=/questionnaires", follow_redirects=True)
     assert "Questionnaires" in english.text and "Fill in" in english.text
-
-
-def _as_dict(x: Any) -> dict[str, Any]:
-    return dict(x)

@@ -148,7 +148,9 @@ def test_a_missing_required_answer_names_each_question(defn: rules.Definition) -
 
 @given(st.one_of(st.none(), st.integers(), st.text(), st.lists(st.integers())))
 def test_answers_that_are_no_mapping_are_refused(value: Any) -> None:
-    defn = rules.parse_definition({"title": "t", "questions": [{"id": "a", "type": "text", "text": "x"}]})
+    defn = rules.parse_definition(
+        {"title": "t", "questions": [{"id": "a", "type": "text", "text": "x"}]}
+    )
     with pytest.raises(ValidationFailed) as err:
         rules.validate_answers(defn, value)
     assert err.value.errors[0].field == "answers"
@@ -159,7 +161,13 @@ def test_unknown_questions_and_too_many_choices_are_named() -> None:
         {
             "title": "t",
             "questions": [
-                {"id": "m", "type": "multiple", "text": "选", "options": ["甲", "乙", "丙"], "max_choices": 2},
+                {
+                    "id": "m",
+                    "type": "multiple",
+                    "text": "选",
+                    "options": ["甲", "乙", "丙"],
+                    "max_choices": 2,
+                },
                 {"id": "s", "type": "scale", "text": "分"},
                 {"id": "w", "type": "text", "text": "话", "max_length": 5},
             ],
@@ -234,7 +242,13 @@ def test_a_stored_definition_reads_back_the_same(defn: rules.Definition) -> None
 
 def test_plain_options_get_numbered_values_and_text_is_optional_by_default() -> None:
     defn = rules.parse_definition(
-        {"title": "t", "questions": [{"id": "a", "type": "single", "text": "x", "options": ["是", "否"]}, {"id": "b", "type": "text", "text": "y"}]}
+        {
+            "title": "t",
+            "questions": [
+                {"id": "a", "type": "single", "text": "x", "options": ["是", "否"]},
+                {"id": "b", "type": "text", "text": "y"},
+            ],
+        }
     )
     assert [o.value for o in defn.questions[0].options] == ["1", "2"]
     assert defn.questions[0].required and not defn.questions[1].required
