@@ -536,3 +536,57 @@ def test_pages_of_a_template_for_managers_and_clerks(api, browser, template: str
     assert clerk.get(f"/questionnaires/{template}/qr?station=F02").status_code == 404
     english = clerk.get("/lang/en?next=/questionnaires", follow_redirects=True)
     assert "Questionnaires" in english.text and "Fill in" in english.text
+
+
+def test_odd_inputs_never_give_a_500(api, browser, client: TestClient, template: str) -> None:  # type: ignore[no-untyped-def]
+    long = "x" * 300
+    officer = browser("officer")
+    for url in (
+        f"/questionnaires/{long}",
+        f"/questionnaires/{template}?version=999",
+        f"/questionnaires/{template}/results?version=abc",
+        f"/questionnaires/{template}/results?version=999",
+        f"/questionnaires/{template}/results?text_q=words&text_page=99",
+        f"/questionnaires/{template}/results.xlsx?from=bad",
+        f"/questionnaires/{template}/qr?station={long[:40]}",
+        f"/questionnaires/{template}/responses/{'0' * 8}-0000-0000-0000-{'0' * 12}",
+        "/questionnaires?page=99",
+    ):
+        r = officer.get(url)
+        assert r.status_code in (200, 404, 422), (url, r.status_code)
+    phone = TestClient(client.app)
+    for url in (
+        f"/public/questionnaires/{long}",
+        f"/public/questionnaires/{template}?s=F01&k=",
+        f"/public/questionnaires/{template}?s=F01",
+        f"/public/questionnaires/{template}?s={long[:16]}&k={long[:40]}",
+    ):
+        assert phone.get(url).status_code in (200, 404), url
+    assert phone.post(f"/public/questionnaires/{template}", data={"token": long}).status_code == 400
+    assert phone.post(
+        f"/public/questionnaires/{template}",
+        content=b"\xff\xfe",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    ).status_code in (400, 422)
+    for method, url, body in (
+        ("GET", f"/api/v1/questionnaires/{template}?version=999", None),
+        ("GET", f"/api/v1/questionnaires/{long}", None),
+        ("GET", f"/api/v1/questionnaires/{template}/results?from=2026-02-30", None),
+        ("GET", f"/api/v1/questionnaires/{template}/texts?question={long[:32]}", None),
+        ("GET", f"/api/v1/questionnaires/{template}/responses/nope", None),
+        ("POST", "/api/v1/questionnaires", {"code": "a", "kind": "awareness", "definition": []}),
+        (
+            "POST",
+            "/api/v1/questionnaires",
+            {"code": template, "kind": "awareness", "definition": DEFINITION},
+        ),
+        (
+            "POST",
+            f"/api/v1/questionnaires/{template}/versions",
+            {"definition": {"title": 1, "questions": "x"}},
+        ),
+        ("POST", f"/api/v1/questionnaires/{template}/versions/0/publish", None),
+        ("POST", f"/api/v1/questionnaires/{template}/versions/999/retire", None),
+    ):
+        r = api("officer", method, url, json=body)
+        assert r.status_code in (404, 409, 422), (url, r.status_code, r.text)
