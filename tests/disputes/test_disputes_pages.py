@@ -128,3 +128,22 @@ def test_paging_links(browser, clean: Node) -> None:  # type: ignore[no-untyped-
     more = re.search(r'href="(/disputes\?cursor=[^"]+)"', page.text)
     assert more and "纠纷 30" in page.text and "纠纷 00" not in page.text
     assert "纠纷 00" in clerk.get(more.group(1).replace("&amp;", "&")).text
+
+
+def test_a_complaint_case_shows_its_disputes(browser, client, login) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.helpers import intake_body
+
+    r = client.post(
+        "/api/v1/cases",
+        json=intake_body(service_code="complaint", station_code="F01", materials=[]),
+        headers=login("clerk_f01"),
+    )
+    case_no = r.json()["case_no"]
+    clerk = browser("clerk_f01")
+    page = clerk.get(f"/cases/{case_no}")
+    assert "该投诉尚未登记纠纷调解" in page.text
+    form = clerk.get(f"/disputes?case_no={case_no}")
+    assert f'value="{case_no}"' in form.text
+    did = _open(clerk, case_no=case_no)
+    page = clerk.get(f"/cases/{case_no}")
+    assert f"/disputes/{did}" in page.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from yibao.calendar.rules import WorkCalendar, schedules_from_chinesecalendar
@@ -46,12 +46,15 @@ def test_decide_follows_the_table(state: DisputeState, action: Action) -> None:
     for role, unit in (("clerk", "F02"), ("supervisor", None), ("auditor", None), ("admin", None)):
         with pytest.raises(Forbidden):
             rules.decide(state, GOOD[action], role=role, unit=unit, station="F01", today=TODAY)
-    assert rules.decide(state, GOOD[action], role="bureau_officer", unit=None, station="F01", today=TODAY)
+    assert rules.decide(
+        state, GOOD[action], role="bureau_officer", unit=None, station="F01", today=TODAY
+    )
     if action is not Action.MEDIATE:
         with pytest.raises(ValidationFailed):
             rules.decide(state, Command(action), **KW)  # type: ignore[arg-type]
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(list(Action)), max_size=10))
 def test_random_sequences(actions: list[Action]) -> None:
     state = rules.INITIAL
@@ -70,6 +73,7 @@ def test_statements_only_from_parties_present() -> None:
     assert {e.field for e in rules.check_session([], {}, "李婷")} == {"parties_present"}
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 12, 31)),
     st.integers(min_value=1, max_value=rules.MAX_LIMIT_DAYS),

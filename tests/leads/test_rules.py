@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from yibao.errors import ActionNotAllowed, Forbidden, ValidationFailed
@@ -59,6 +59,7 @@ def test_decide_follows_the_table_exactly(state: LeadState, action: Action) -> N
     assert "note" in {e.field for e in bad.value.errors}
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(list(Action)), max_size=12))
 def test_random_action_sequences_stay_on_the_table(actions: list[Action]) -> None:
     state = rules.INITIAL
@@ -102,6 +103,7 @@ def test_bad_amounts_name_the_field(typed: str) -> None:
     assert exc.value.errors[0].field == "amount_recovered"
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(min_value=0, max_value=rules.MAX_FEN - 1))
 def test_formatting_and_parsing_round_trip(fen: int) -> None:
     assert rules.parse_yuan(rules.format_fen(fen)) == fen

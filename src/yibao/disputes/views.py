@@ -8,8 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from yibao.accounts.rules import Actor, Role
+from yibao.cases.models import Case
+from yibao.cases.panels import register
 from yibao.disputes import rules, service
 from yibao.disputes.rules import Action, DisputeState, Party
 from yibao.disputes.service import (
@@ -144,7 +147,7 @@ def _list_page(
             "query": query,
             "filters": f,
             "filter_errors": filter_errors,
-            "values": values or {},
+            "values": values or {"case_no": (params.get("case_no") or "")[:20]},
             "errors": errors or {},
             "message": message,
         },
@@ -408,4 +411,26 @@ async def record_session(
         errors=errors,
         failed="session",
         values=values,
+    )
+
+
+# ---------------------------------------------------------------- the case page
+
+
+@register
+def complaint_panel(
+    session: Session, runtime: Runtime, actor: Actor, case: Case
+) -> tuple[str, dict[str, Any]] | None:
+    """On a complaint case: the disputes opened from it, and a way to open one."""
+    if case.service_code != rules.SERVICE_CODE or actor.role not in READERS:
+        return None
+    found = service.disputes_of_case(session, actor=actor, case_id=case.id)
+    ref, today = runtime.reference(), runtime.today()
+    return (
+        "disputes/_panel.html",
+        {
+            "disputes": [service.dispute_dict(d, ref, today, actor) for d in found],
+            "case_no": case.case_no,
+            "can_open": rules.may_open(actor.role.value, actor.unit),
+        },
     )
