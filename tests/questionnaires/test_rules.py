@@ -72,7 +72,7 @@ def valid_responses(draw: st.DrawFn) -> tuple[rules.Definition, dict[str, Any]]:
 # ---------------------------------------------------------------- responses
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(valid_responses())
 def test_a_valid_response_is_accepted_and_normalised(case: tuple[rules.Definition, Any]) -> None:
     defn, answers = case
@@ -115,7 +115,7 @@ def _is_valid(q: rules.Question, value: Any) -> bool:
     return True
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(valid_responses(), st.data())
 def test_a_bad_answer_is_refused_naming_its_question(
     case: tuple[rules.Definition, Any], data: st.DataObject
