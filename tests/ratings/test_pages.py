@@ -205,3 +205,58 @@ def test_dashboards_show_the_rates(browser, completed, client: TestClient) -> No
     english = browser("master_f01")
     english.get("/lang/en?next=/dashboard")
     assert "Ratings by clerk" in english.get("/dashboard").text
+
+
+def test_odd_input_never_gives_a_500(browser, completed, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    case = completed()
+    no, tail = case["case_no"], case["id_tail"]
+    for url in (
+        f"/public/cases/{no}/rating",
+        "/public/cases/%00/rating",
+        f"/public/cases/{'1' * 300}/rating",
+    ):
+        for data in (
+            {},
+            {"id_tail": tail},
+            {"id_tail": "x" * 5000, "form_token": "9" * 40},
+            {"id_tail": tail, "form_token": "."},
+        ):
+            r = client.post(url, data=data)
+            assert r.status_code in (403, 404, 422), (url, data, r.status_code)
+        for body in (None, "x", 5, {"id_tail": None}, {"id_tail": tail, "overall": {"a": 1}}):
+            r = client.post(url, json=body)
+            assert r.status_code in (404, 422), (url, body, r.status_code)
+    clerk = browser("clerk_f01")
+    for path in (
+        "/ratings/pad/nope",
+        f"/ratings/pad/{'9' * 300}",
+        "/ratings/tasks/%20",
+        "/ratings/tasks/" + "a" * 300,
+    ):
+        assert clerk.get(path).status_code == 404, path
+    r = clerk.post(
+        f"/ratings/pad/{no}",
+        {
+            "overall": "99",
+            "efficiency": "-1",
+            "service_level": "",
+            "attitude": "五",
+            "comment": "x" * 5000,
+        },
+    )
+    assert r.status_code == 422 and "意见最多" in r.text
+    for data in (
+        {},
+        {"action": "fly", "version": "x"},
+        {"action": "follow_up", "version": "99999999999", "followed_at": "yesterday"},
+    ):
+        r = clerk.post("/ratings/tasks/00000000-0000-0000-0000-000000000000/act", data)
+        assert r.status_code in (403, 404, 422), (data, r.status_code)
+    for q in (
+        "state=%00",
+        "scope=x" * 3,
+        "overdue=maybe",
+        "station=" + "Z" * 30,
+        "cursor=" + "a" * 600,
+    ):
+        assert clerk.get(f"/ratings?{q}").status_code in (200, 422), q

@@ -266,6 +266,9 @@ def test_owner_falls_back_to_the_station_master(
     assert rate_public(client, case, overall=1).status_code == 201
     items = api("master_f01", "GET", "/api/v1/ratings/tasks?scope=mine").json()["items"]
     assert [t["case_no"] for t in items] == [case["case_no"]]
+    # A clerk's list is their own tasks only; the task of a case they may see still opens.
+    assert api("clerk_f01", "GET", "/api/v1/ratings/tasks?scope=station").json()["items"] == []
+    assert api("clerk_f01", "GET", f"/api/v1/ratings/tasks/{items[0]['id']}").status_code == 200
 
 
 def test_window_pad_through_the_api_and_scope(api, completed) -> None:  # type: ignore[no-untyped-def]

@@ -33,6 +33,8 @@ def public_status(
     """What a citizen may see of a case; the same NotFound for an unknown case and a wrong tail."""
     not_found = NotFound("no case matches this number and ID tail")
     tail = (id_tail or "").strip().upper()
+    if "\x00" in case_no:  # PostgreSQL refuses NUL in text: no such case
+        raise not_found
     case = session.scalar(
         select(Case).where(Case.agency == runtime.agency, Case.case_no == case_no.strip())
     )

@@ -69,6 +69,16 @@ class Scores:
         return is_bad(self.overall)
 
 
+def has_control_chars(text: str) -> bool:
+    """Control characters (NUL among them) that no form text needs and PostgreSQL refuses."""
+    return any(ord(c) < 32 and c not in "\n\r\t" for c in text)
+
+
+def case_no_ok(case_no: str) -> bool:
+    """A plausible case number (digits, or a laptop's L + digits); anything else is unknown."""
+    return 1 <= len(case_no) <= 20 and case_no.isascii() and case_no.isalnum()
+
+
 def is_bad(overall: int) -> bool:
     """A bad rating (差评): overall 2 or 1."""
     return overall <= BAD_AT_MOST
@@ -115,7 +125,7 @@ def check_scores(raw: Mapping[str, Any]) -> Scores:
                     f"意见最多 {COMMENT_MAX} 字",
                 )
             )
-        if comment is not None and any(ord(c) < 32 and c not in "\n\r\t" for c in comment):
+        if comment is not None and has_control_chars(comment):
             errors.append(FieldError("comment", "control characters", "意见含有无效字符"))
     if errors:
         raise ValidationFailed(errors)
@@ -289,6 +299,8 @@ def decide(
         who = ", ".join(sorted(s.value for s in MAY[action]))
         raise Forbidden(f"only {who} may '{action.value}' this task", action=action.value)
     text = (note or "").strip() or None
+    if text is not None and has_control_chars(text):
+        raise ValidationFailed.single("note", "control characters", "含有无效字符")
     if text is not None and len(text) > NOTE_MAX:
         raise ValidationFailed.single("note", f"at most {NOTE_MAX} characters", "最多 1000 字")
     if action in NEEDS_NOTE and text is None:

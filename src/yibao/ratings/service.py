@@ -90,6 +90,8 @@ def _sign(secret: str, case_no: str, tail: str, issued: str) -> str:
 def _public_case(session: Session, runtime: Runtime, case_no: str, id_tail: str) -> Case:
     """The case for a citizen: the same NotFound for an unknown case and a wrong tail."""
     tail = (id_tail or "").strip().upper()
+    if not rules.case_no_ok((case_no or "").strip()):
+        raise NotFound("no case matches this number and ID tail")
     case = session.scalar(
         select(Case).where(Case.agency == runtime.agency, Case.case_no == (case_no or "").strip())
     )
@@ -218,6 +220,8 @@ def rate_at_window(
     require_case_role(actor)
     if actor.role not in RATING_ROLES:
         raise Forbidden("only station staff and bureau officers record a rating at the window")
+    if not rules.case_no_ok(case_no):
+        raise NotFound(f"case {case_no[:20]} not found")
     case = get_case(uow.session, actor=actor, case_no=case_no)
     scores = rules.check_scores(raw)
     return _rate(
@@ -249,6 +253,8 @@ def task_for_rating(session: Session, *, rating: Rating) -> RectificationTask | 
 
 def get_rating(session: Session, *, actor: Actor, case_no: str) -> Rating:
     """The rating of a case the actor may see (404 when unrated or out of sight)."""
+    if not rules.case_no_ok(case_no):
+        raise NotFound(f"case {case_no[:20]} not found")
     case = get_case(session, actor=actor, case_no=case_no)
     rating = rating_for_case(session, case=case)
     if rating is None:

@@ -338,6 +338,8 @@ def list_tasks(
     T = RectificationTask
     stmt: Select[Any] = select(T).where(visible_tasks(actor))
     scope = filters.scope or default_scope(actor)
+    if actor.role is Role.CLERK:
+        scope = "mine"  # a clerk's list is their own tasks (a case's page still shows its task)
     if scope == "mine":
         stmt = stmt.where(T.owner_id == actor.id)
     elif scope == "station":
@@ -468,6 +470,8 @@ def _check_follow_up(request: TaskActionIn, *, now: datetime, opened: datetime) 
     outcome = (request.outcome or "").strip()
     if not outcome:
         errors.append(FieldError("outcome", "describe the outcome", "请填写回访结果"))
+    elif rules.has_control_chars(outcome):
+        errors.append(FieldError("outcome", "control characters", "含有无效字符"))
     when = request.followed_at or now
     if when.tzinfo is None:
         errors.append(

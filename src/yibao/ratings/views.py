@@ -184,9 +184,9 @@ def ratings_page(
 def _scopes(actor: Actor) -> list[tuple[str, str]]:
     if actor.agency_wide:
         return [("all", _("All tasks"))]
-    out = [("mine", _("My tasks"))]
-    out.append(("station", _("My station's tasks")))
-    return out
+    if actor.role is Role.CLERK:
+        return [("mine", _("My tasks"))]
+    return [("station", _("My station's tasks")), ("mine", _("My tasks"))]
 
 
 # ---------------------------------------------------------------- one task
@@ -359,6 +359,8 @@ def _pad(
 
     with runtime.db.session() as session:
         try:
+            if not rules.case_no_ok(case_no):
+                raise NotFound("no such case")
             case = get_case(session, actor=actor, case_no=case_no)
         except NotFound:
             return render(
