@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -46,12 +46,23 @@ Statement = Annotated[str, Field(max_length=4000)]
 
 
 # ---------------------------------------------------------------- input shapes
+def _no_control_characters(value: Any) -> Any:
+    """Text fields refuse control characters (PostgreSQL cannot store NUL; none belong in text)."""
+    items = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+    )
+    for item in items:
+        if isinstance(item, str) and any(ord(c) < 32 and c not in "\n\r\t" for c in item):
+            raise ValueError("control characters are not allowed")
+    return value
 
 
 class RepresentativeIn(BaseModel):
     """A person who speaks for one party."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    check_text = field_validator("*")(_no_control_characters)
 
     party: str = Field(max_length=10, description="hospital | insurer | patient")
     name: str = Field(max_length=50)
@@ -63,6 +74,8 @@ class DisputeIn(BaseModel):
     """A new dispute with its three parties and at least one representative of each."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    check_text = field_validator("*")(_no_control_characters)
 
     subject: str = Field(max_length=200)
     description: str | None = Field(default=None, max_length=4000)
@@ -79,6 +92,8 @@ class DisputeActionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    check_text = field_validator("*")(_no_control_characters)
+
     action: str = Field(max_length=20, description="mediate | agree | escalate | withdraw")
     version: int = Field(ge=1, le=2**31 - 1)
     note: str | None = Field(default=None, max_length=2000)
@@ -91,6 +106,8 @@ class SessionIn(BaseModel):
     """One mediation session: each party's statement apart from the mediator's notes."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    check_text = field_validator("*")(_no_control_characters)
 
     session_date: dt.date
     mediator: str = Field(max_length=50)
@@ -600,6 +617,8 @@ def check_filter(ref: Reference, f: DisputeFilter) -> None:
         errors.append(FieldError("station", f"unknown station '{f.station}'", "未知的服务站"))
     if f.q is not None and len(f.q) > 40:
         errors.append(FieldError("q", "at most 40 characters", "最多40个字符"))
+    elif f.q is not None and any(ord(c) < 32 for c in f.q):
+        errors.append(FieldError("q", "control characters are not allowed", "含有无效字符"))
     if errors:
         raise ValidationFailed(errors)
 

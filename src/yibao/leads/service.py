@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,12 +44,23 @@ READER_ROLES = frozenset({Role.SUPERVISOR, Role.CLERK, Role.STATION_MASTER})
 
 
 # ---------------------------------------------------------------- input shapes
+def _no_control_characters(value: Any) -> Any:
+    """Text fields refuse control characters (PostgreSQL cannot store NUL; none belong in text)."""
+    items = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+    )
+    for item in items:
+        if isinstance(item, str) and any(ord(c) < 32 and c not in "\n\r\t" for c in item):
+            raise ValueError("control characters are not allowed")
+    return value
 
 
 class LeadIn(BaseModel):
     """A new lead, as a hospital-station clerk or station master raises it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    check_text = field_validator("*")(_no_control_characters)
 
     kind: str = Field(max_length=30)
     description: str = Field(max_length=4000)
@@ -63,6 +74,8 @@ class LeadActionIn(BaseModel):
     """A supervisor's step on a lead at the version they saw; a note is always required."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    check_text = field_validator("*")(_no_control_characters)
 
     action: str = Field(max_length=20, description="verify | intervene | confirm | dismiss")
     version: int = Field(ge=1, le=2**31 - 1)
@@ -81,6 +94,8 @@ class LeadNoteIn(BaseModel):
     """A note added to an open lead by its author or a supervisor."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    check_text = field_validator("*")(_no_control_characters)
 
     note: str = Field(max_length=2000)
 
