@@ -260,3 +260,17 @@ def test_odd_input_never_gives_a_500(browser, completed, client: TestClient) -> 
         "cursor=" + "a" * 600,
     ):
         assert clerk.get(f"/ratings?{q}").status_code in (200, 422), q
+
+
+def test_english_switch(browser, completed, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    case = completed()
+    client.post(
+        f"/public/cases/{case['case_no']}/rating", json={"id_tail": case["id_tail"], **scores(2)}
+    )
+    master = browser("master_f01")
+    master.get("/lang/en?next=/ratings")
+    page = master.get("/ratings")
+    assert "Ratings and rectification" in page.text and ">Open<" in page.text
+    task = master.get(f"/ratings/tasks/{task_id_in(page.text)}")
+    assert "Dissatisfied" in task.text and "Follow up" in task.text
+    assert "Rating (好差评)" in master.get(f"/cases/{case['case_no']}").text

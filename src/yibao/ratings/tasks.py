@@ -373,6 +373,18 @@ def list_tasks(
     return rows, next_cursor
 
 
+def count_appealed(session: Session, *, actor: Actor) -> int:
+    """How many appeals wait for a decision among the tasks the actor may see."""
+    require_reader(actor)
+    T = RectificationTask
+    return int(
+        session.scalar(
+            select(func.count()).where(visible_tasks(actor), T.state == TaskState.APPEALED.value)
+        )
+        or 0
+    )
+
+
 # ---------------------------------------------------------------- actions
 
 

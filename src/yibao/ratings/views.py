@@ -17,7 +17,7 @@ from yibao.cases.lifecycle import State as CaseState
 from yibao.cases.models import Case
 from yibao.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from yibao.ratings import rules, service, tasks
-from yibao.ratings.rules import FollowUpMethod, TaskState
+from yibao.ratings.rules import FollowUpMethod
 from yibao.ratings.tasks import TaskActionIn, TaskFilter
 from yibao.runtime import Runtime
 from yibao.web import i18n
@@ -145,16 +145,7 @@ def ratings_page(
             station=summary_station,
             clerk_id=actor.id if actor.role is Role.CLERK else None,
         )
-        appeals = 0
-        if actor.role is Role.SUPERVISOR:
-            waiting, _c = tasks.list_tasks(
-                session,
-                runtime=runtime,
-                actor=actor,
-                filters=TaskFilter(state=TaskState.APPEALED.value),
-                limit=tasks.MAX_PAGE,
-            )
-            appeals = len(waiting)
+        appeals = tasks.count_appealed(session, actor=actor) if actor.role is Role.SUPERVISOR else 0
     query = {k: v for k, v in form.items() if v}
     return render(
         request,
