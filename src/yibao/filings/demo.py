@@ -1,10 +1,11 @@
 """Demo data of filings: realistic records over the demo's past cases.
 
-Every completed ``remote_care_filing`` case of the demo gets its filing; older filings (with
-their own completed cases, before the demo's 120-day window) are added so that the registry
-shows expired ones and ones ending within 30 days; some filings were changed or cancelled,
-each change and cancellation with its own case, as the service does it. All people are
-fictional, with synthetic but valid ID numbers.
+Completed ``remote_care_filing`` cases of the demo get their filings. The registry kept before
+yibao (older than the demo's 120-day window) is imported without cases, so the registry shows
+expired filings and ones ending within 30 days; and some people came back to change or cancel
+an imported filing: those changes and cancellations hang on their own completed 备案 cases of
+the demo, as the service makes them. No case is added (the demo's cases stay exactly what its
+generator made). People are fictional, with synthetic but valid ID numbers.
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
 from yibao.accounts.models import User
-from yibao.cases.models import Case, CaseEvent
+from yibao.cases.models import Case
 from yibao.filings import divisions, rules
 from yibao.filings.models import Filing
 from yibao.filings.rules import Action, Basis, Kind, State
 from yibao.filings.service import SERVICE_CODE, person_key
-from yibao.people import rules as people
 
 TZ = ZoneInfo("Asia/Shanghai")
-TARGET = 110  # recent filings over the demo's own cases; ~50 older ones join them
+TARGET = 100  # filings over the demo's own cases; ~65 older records join them
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林谢唐邓冯曾彭蒋袁廖雷钟谭田熊邱"
 _GIVEN = ("秀英", "桂兰", "玉珍", "德明", "建国", "志强", "国华", "淑芬", "春梅", "永福", "洪")
 
@@ -100,9 +100,6 @@ class _Seeder:
         self.rng = rng
         self.table = divisions.load()
         self.used: set[str] = set()
-        self.case_nos: set[str] = set(
-            session.scalars(select(Case.case_no).where(Case.agency == agency))
-        )
         self.staff: dict[str, list[User]] = {}
         for user in session.scalars(
             select(User).where(User.agency == agency, User.role.in_(("clerk", "station_master")))
@@ -149,81 +146,10 @@ class _Seeder:
         phone = f"1{r.choice((37, 38, 39, 58, 59, 88))}{r.randrange(10**8):08d}"
         return id_number, name, phone
 
-    def case(
-        self,
-        *,
-        station: str,
-        at: datetime,
-        id_number: str,
-        name: str,
-        phone: str,
-        basis: Basis,
-        note: str,
-        clerk: User | None,
-    ) -> Case:
-        """A completed filing case taken and closed at once (as the service makes them)."""
-        day = at.astimezone(TZ).date()
-        case_no = f"{day:%Y%m%d}{self.rng.randrange(10**7):07d}"
-        while case_no in self.case_nos:
-            case_no = f"{day:%Y%m%d}{self.rng.randrange(10**7):07d}"
-        self.case_nos.add(case_no)
-        case = Case(
-            id=uuid.uuid4(),
-            agency=self.agency,
-            case_no=case_no,
-            service_code=SERVICE_CODE,
-            intake_station=station,
-            unit=station,
-            channel="window",
-            state="completed",
-            applicant_id_number=id_number,
-            applicant_id_tail=id_number[-4:],
-            applicant_name=name,
-            applicant_initials=people.name_initials(name),
-            applicant_phone=phone,
-            materials_received=[
-                "id_card",
-                "commitment_letter" if basis is Basis.COMMITMENT else "remote_care_proof",
-            ],
-            materials_missing=[],
-            note=note,
-            received_at=at,
-            intake_date=day,
-            due_date=day,
-            due_estimated=False,
-            closed_date=day,
-            created_by=clerk.id if clerk else None,
-            created_at=at,
-            updated_at=at,
-            version=2,
-        )
-        self.session.add(case)
-        who = (clerk.display_name or clerk.username) if clerk else "system"
-        role = clerk.role if clerk else "system"
-        for seq, (action, frm, to) in enumerate(
-            (("intake", None, "received"), ("complete", "received", "completed")), start=1
-        ):
-            self.session.add(
-                CaseEvent(
-                    agency=self.agency,
-                    case_id=case.id,
-                    seq=seq,
-                    at=at,
-                    actor_id=clerk.id if clerk else None,
-                    actor_name=who,
-                    actor_role=role,
-                    action=action,
-                    from_state=frm,
-                    to_state=to,
-                    detail={"channel": "window"} if seq == 1 else {"on_time": True},
-                )
-            )
-        return case
-
     def filing(
         self,
         *,
-        case: Case,
+        case: Case | None,
         kind: Kind,
         basis: Basis,
         place: tuple[str, str],
@@ -234,18 +160,26 @@ class _Seeder:
         reason: str | None = None,
         admission: date | None = None,
         clerk: User | None = None,
+        person: tuple[str, str, str] | None = None,
+        station: str = "",
+        at: datetime | None = None,
     ) -> Filing:
+        if case is not None:
+            person = (case.applicant_id_number, case.applicant_name, case.applicant_phone)
+            station, at = case.intake_station, case.received_at
+        assert person is not None and at is not None
+        day = at.astimezone(TZ).date()
         f = Filing(
             id=uuid.uuid4(),
             agency=self.agency,
-            filing_no=self.number(case.intake_date),
+            filing_no=self.number(day),
             action=action.value,
             previous_id=previous.id if previous else None,
-            person_id_number=case.applicant_id_number,
-            person_id_tail=case.applicant_id_tail,
-            person_key=person_key(self.agency, case.applicant_id_number),
-            person_name=case.applicant_name,
-            person_phone=case.applicant_phone,
+            person_id_number=person[0],
+            person_id_tail=person[0][-4:],
+            person_key=person_key(self.agency, person[0]),
+            person_name=person[1],
+            person_phone=person[2],
             kind=kind.value,
             basis=basis.value,
             documents=list(self.documents(kind)) if basis is Basis.PROOF else [],
@@ -259,14 +193,14 @@ class _Seeder:
             admission_date=admission,
             state=rules.BORN[action].value,
             reason=reason,
-            case_id=case.id,
-            case_no=case.case_no,
-            station_code=case.intake_station,
-            created_by=clerk.id if clerk else case.created_by,
-            created_by_name=(clerk.display_name or clerk.username) if clerk else "system",
-            created_at=case.received_at,
-            updated_at=case.received_at,
-            ended_date=case.intake_date if action is Action.CANCEL else None,
+            case_id=case.id if case else None,
+            case_no=case.case_no if case else None,
+            station_code=station,
+            created_by=clerk.id if clerk else None,
+            created_by_name=(clerk.display_name or clerk.username) if clerk else "历史数据导入",
+            created_at=at,
+            updated_at=at,
+            ended_date=day if action is Action.CANCEL else None,
             version=1,
         )
         self.session.add(f)
@@ -304,13 +238,27 @@ def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random)
                 Case.agency == agency,
                 Case.service_code == SERVICE_CODE,
                 Case.state == "completed",
+                Case.id.not_in(
+                    select(Filing.case_id).where(
+                        Filing.agency == agency, Filing.case_id.is_not(None)
+                    )
+                ),
             )
             .order_by(Case.received_at, Case.case_no)
         )
     )
+    # A second demo run over the same database only files its new cases.
+    again = session.scalar(select(Filing.id).where(Filing.agency == agency).limit(1)) is not None
+    shuffled = list(past)
+    rng.shuffle(shuffled)
+    returning = [] if again else shuffled[:14]  # came back to change or cancel an older filing
+    fresh = sorted(
+        shuffled[len(returning) : len(returning) + TARGET],
+        key=lambda c: (c.received_at, c.case_no),
+    )
     commitments: set[str] = set()
-    # 1. A filing for every completed 备案 case of the demo (recent: within 120 days).
-    for case in past[:TARGET]:
+    # 1. A filing for the demo's completed 备案 cases (the last 120 days).
+    for case in fresh:
         kind = s.kind()
         basis = (
             Basis.COMMITMENT
@@ -331,82 +279,63 @@ def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random)
             admission=admission,
             clerk=s.clerk(case.intake_station),
         )
-    # 2. Older filings (from 5 to 13 months ago), with their own cases: some end within
-    #    30 days, some have ended (the daily job marked them expired), more long-term ones.
+    # 2. The registry kept before yibao, imported without cases (5 to 13 months old): some
+    #    have ended (the daily job marked them expired), some end within 30 days.
     stations = [st for st in ("F01", "F01", "F02", "F02", "BUREAU", "T01") if st in s.staff]
-    older = max(TARGET - len(s.rows), 0) + 50
-    for i in range(older):
+    for i in range(0 if again else 50):
         ending = i % 3 == 0  # a temporary filing of 6 months nearing its end
         kind = rng.choice(sorted(rules.TEMPORARY - {Kind.EMERGENCY})) if ending else s.kind()
         day = today - timedelta(days=rng.randint(153, 178) if ending else rng.randint(150, 400))
-        while day.weekday() >= 5:
-            day -= timedelta(days=1)
-        station = rng.choice(stations) if stations else "BUREAU"
-        clerk = s.clerk(station)
-        id_number, name, phone = s.person()
-        basis = Basis.COMMITMENT if rng.random() < 0.35 else Basis.PROOF
-        place = s.place(kind)
-        case = s.case(
-            station=station,
-            at=s.moment(day),
-            id_number=id_number,
-            name=name,
-            phone=phone,
-            basis=basis,
-            note=f"{rules.KIND_LABELS_ZH[kind]} · {s.table.city_name(place[1])}",
-            clerk=clerk,
-        )
         start, admission = s.start_for(kind, day)
         end = rules.minimum_end(start) if ending else s.end_for(kind, start)
         f = s.filing(
-            case=case,
+            case=None,
             kind=kind,
-            basis=basis,
-            place=place,
+            basis=Basis.COMMITMENT if rng.random() < 0.35 else Basis.PROOF,
+            place=s.place(kind),
             start=start,
             end=end,
             admission=admission,
-            clerk=clerk,
+            person=s.person(),
+            station=rng.choice(stations) if stations else "BUREAU",
+            at=s.moment(day),
         )
         if end is not None and end < today:
             f.state = State.EXPIRED.value
             f.ended_date = end + timedelta(days=1)
             f.updated_at = s.moment(end + timedelta(days=1))
-    # 3. Changes and cancellations of older filings, each a new record with its own case.
-    movable = [
-        f
-        for f in s.rows
-        if f.state == State.ACTIVE.value
-        and f.start_date < today - timedelta(days=190)
-        and (f.end_date is None or f.end_date > today + timedelta(days=40))
-    ]
-    rng.shuffle(movable)
-    for n, old in enumerate(movable[:14]):
+    # 3. Changes and cancellations: an imported filing of the person, replaced by a new record
+    #    made through the person's completed 备案 case of the demo.
+    for n, case in enumerate(returning):
         action = Action.CHANGE if n % 3 else Action.CANCEL
-        day = today - timedelta(days=rng.randint(1, 25))
-        while day.weekday() >= 5:
-            day -= timedelta(days=1)
-        clerk = s.clerk(old.station_code)
-        kind = Kind(old.kind)
-        case = s.case(
-            station=old.station_code,
-            at=s.moment(day),
-            id_number=old.person_id_number,
-            name=old.person_name,
-            phone=old.person_phone,
-            basis=Basis(old.basis),
-            note=f"{rules.ACTION_LABELS_ZH[action]} {old.filing_no}",
-            clerk=clerk,
+        kind = rng.choice(sorted(rules.LONG_TERM))
+        then = case.intake_date - timedelta(days=rng.randint(200, 330))
+        person = (case.applicant_id_number, case.applicant_name, case.applicant_phone)
+        basis = (
+            Basis.COMMITMENT
+            if "commitment_letter" in (case.materials_received or [])
+            else Basis.PROOF
         )
+        old = s.filing(
+            case=None,
+            kind=kind,
+            basis=basis,
+            place=s.place(kind),
+            start=then,
+            end=None,
+            person=person,
+            station=case.intake_station,
+            at=s.moment(then),
+        )
+        clerk = s.clerk(case.intake_station)
         if action is Action.CHANGE:
-            place = s.place(kind)
             s.filing(
                 case=case,
                 kind=kind,
-                basis=Basis(old.basis),
-                place=place,
-                start=day,
-                end=s.end_for(kind, day),
+                basis=basis,
+                place=s.place(kind),
+                start=case.intake_date,
+                end=None,
                 action=action,
                 previous=old,
                 reason=rng.choice(("居住地变更", "随子女迁居", "工作调动")),
@@ -417,17 +346,17 @@ def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random)
             s.filing(
                 case=case,
                 kind=kind,
-                basis=Basis(old.basis),
+                basis=basis,
                 place=(old.province_code, old.city_code),
                 start=old.start_date,
-                end=old.end_date,
+                end=None,
                 action=action,
                 previous=old,
                 reason=rng.choice(("已返回永川居住", "不再异地就医", "参保关系转出")),
                 clerk=clerk,
             )
             old.state = State.CANCELLED.value
-        old.ended_date = day
+        old.ended_date = case.intake_date
         old.updated_at = case.received_at
     session.flush()
     return len(s.rows)

@@ -74,8 +74,9 @@ class Filing(Base):
     reason: Mapped[str | None] = mapped_column(Text)  # of a change or a cancellation
     note: Mapped[str | None] = mapped_column(Text)
 
-    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
-    case_no: Mapped[str] = mapped_column(String(20))
+    # The case that created it; none for a record imported from the registry kept before yibao.
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"))
+    case_no: Mapped[str | None] = mapped_column(String(20))
     station_code: Mapped[str] = mapped_column(String(16))
     request_key: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[int | None] = mapped_column()
