@@ -228,6 +228,8 @@ def test_list_is_paged_and_filtered(api: Api, clean: Node) -> None:
         ("province=12", "province"),
         ("station=ZZZ", "station"),
         ("cursor=abc", "cursor"),
+        ("station=%00", "station"),
+        ("kind=%00", "kind"),
     ):
         r = api("officer", "GET", f"/api/v1/filings?{q}")
         assert r.status_code == 422 and fields(r) == {field}, q
@@ -302,14 +304,22 @@ def test_odd_input_never_breaks_the_api(api: Api, clean: Node) -> None:
         filing_body(extra=1),
         filing_body(end_date="9999-12-31"),
         filing_body(start_date="0001-01-01"),
+        filing_body(documents=["a\x00b"]),
+        filing_body(note="x\x00"),
+        filing_body(person={"id_number": make_id(), "name": "张\x00三", "phone": "13800138000"}),
     ]
     for body in bodies:
         r = api("clerk_f01", "POST", "/api/v1/filings", json=body)
         assert r.status_code == 422, (body, r.text)
     assert api("clerk_f01", "POST", "/api/v1/filings", content=b"{").status_code in (400, 422)
-    for url in ("/api/v1/filings/nope", "/api/v1/filings/" + "9" * 300):
+    for url in ("/api/v1/filings/nope", "/api/v1/filings/%00", "/api/v1/filings/" + "9" * 300):
         assert api("officer", "GET", url).status_code == 404
     r = api("clerk_f01", "POST", "/api/v1/filings/nope/cancel", json={"version": 1, "reason": "x"})
     assert r.status_code == 404
+    no = file(api)["filing_no"]
+    r = api(
+        "clerk_f01", "POST", f"/api/v1/filings/{no}/cancel", json={"version": 1, "reason": "\x00"}
+    )
+    assert r.status_code == 422 and fields(r) == {"reason"}
     r = api("officer", "GET", "/api/v1/filings/destinations").json()
     assert len(r["provinces"]) == 31

@@ -138,3 +138,15 @@ def test_registry_change_cancel_and_export(
     assert clerk.get("/filings/export.csv").status_code == 403
     assert clerk.get("/filings?state=bogus").status_code == 422
     assert clerk.get("/filings?cursor=zzz").status_code == 422
+    assert clerk.get("/filings/%00").status_code == 404
+    assert clerk.get("/filings/new?case=%00").status_code == 200
+    assert clerk.get("/filings?id_number=%00").status_code == 422
+
+
+def test_english_switch(api: Api, browser: Callable[[str], Browser], clean: Node) -> None:
+    f = file(api, kind="stationed_work", province="440000", city="440300")
+    clerk = browser("clerk_f01")
+    clerk.client.cookies.set("lang", "en")
+    page = clerk.get(f"/filings/{f['filing_no']}")
+    assert "Stationed at work elsewhere" in page.text and "Chain" in page.text
+    assert "Filings for treatment elsewhere" in clerk.get("/filings").text

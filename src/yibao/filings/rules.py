@@ -14,6 +14,7 @@ edited otherwise.
 from __future__ import annotations
 
 import calendar
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -411,9 +412,21 @@ def _check_destination(
         )
 
 
+def has_control(text: str | None) -> bool:
+    """Whether free text holds control characters (NUL and the like: never stored)."""
+    return bool(text) and any(
+        unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in str(text)
+    )
+
+
 def _documents(
     raw: Sequence[str], basis: Basis | None, errors: list[FieldError]
 ) -> tuple[str, ...]:
+    if any(has_control(d) for d in raw):
+        errors.append(
+            FieldError("documents", "control characters are not allowed", "不能包含控制字符")
+        )
+        return ()
     docs: list[str] = []
     for text in raw:
         name = " ".join(str(text).split())

@@ -15,6 +15,7 @@ Auditors and admins see nothing (三员分立).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ EXPORTERS: frozenset[Role] = frozenset({Role.BUREAU_OFFICER, Role.SUPERVISOR})
 MAX_PAGE = 100
 MAX_CHAIN = 50
 _CURSOR_KIND = "filings"
+_FILING_NO = re.compile(r"BA[0-9]{14}")
 
 
 # ---------------------------------------------------------------- input shapes
@@ -181,6 +183,8 @@ def _load(
     for_update: bool = False,
 ) -> Filing:
     require_reader(actor)
+    if not _FILING_NO.fullmatch(filing_no):
+        raise NotFound(f"filing {filing_no[:30]!r} not found")
     scope = visible(actor)
     if id_number:
         # The person is at the window with the ID card: their filings made elsewhere too.
@@ -240,6 +244,11 @@ def _check(
     extra: list[FieldError],
 ) -> rules.Terms:
     table = divisions.load()
+    if rules.has_control(body.note):
+        extra = [
+            *extra,
+            FieldError("note", "control characters are not allowed", "不能包含控制字符"),
+        ]
     try:
         terms = rules.check_terms(
             _rules_request(body),
@@ -512,6 +521,8 @@ def _successor(
     reason = reason.strip()
     if not reason:
         extra.append(FieldError("reason", "a reason is required", "请填写原因"))
+    elif rules.has_control(reason):
+        extra.append(FieldError("reason", "control characters are not allowed", "不能包含控制字符"))
     if version != old.version:
         raise Conflict(
             f"the filing changed (now version {old.version}, state {old.state})",

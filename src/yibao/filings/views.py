@@ -278,7 +278,7 @@ def new_filing(
         "basis": "proof",
         "kind": "",
     }
-    if case:
+    if case and case.isascii() and case.isalnum():
         with runtime.db.session() as session:
             try:
                 found = case_service.get_case(session, actor=actor, case_no=case)
