@@ -38,6 +38,7 @@ from yibao.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFa
 from yibao.people import rules as people
 from yibao.runtime import Reference, Runtime
 from yibao.stations.models import Agency
+from yibao.text import has_control, reject_control
 
 PAGE_SIZE = 30
 MAX_PAGE = 100
@@ -46,23 +47,12 @@ Statement = Annotated[str, Field(max_length=4000)]
 
 
 # ---------------------------------------------------------------- input shapes
-def _no_control_characters(value: Any) -> Any:
-    """Text fields refuse control characters (PostgreSQL cannot store NUL; none belong in text)."""
-    items = (
-        value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
-    )
-    for item in items:
-        if isinstance(item, str) and any(ord(c) < 32 and c not in "\n\r\t" for c in item):
-            raise ValueError("control characters are not allowed")
-    return value
-
-
 class RepresentativeIn(BaseModel):
     """A person who speaks for one party."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    check_text = field_validator("*")(_no_control_characters)
+    check_text = field_validator("*")(reject_control)
 
     party: str = Field(max_length=10, description="hospital | insurer | patient")
     name: str = Field(max_length=50)
@@ -75,7 +65,7 @@ class DisputeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    check_text = field_validator("*")(_no_control_characters)
+    check_text = field_validator("*")(reject_control)
 
     subject: str = Field(max_length=200)
     description: str | None = Field(default=None, max_length=4000)
@@ -92,7 +82,7 @@ class DisputeActionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    check_text = field_validator("*")(_no_control_characters)
+    check_text = field_validator("*")(reject_control)
 
     action: str = Field(max_length=20, description="mediate | agree | escalate | withdraw")
     version: int = Field(ge=1, le=2**31 - 1)
@@ -107,7 +97,7 @@ class SessionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    check_text = field_validator("*")(_no_control_characters)
+    check_text = field_validator("*")(reject_control)
 
     session_date: dt.date
     mediator: str = Field(max_length=50)
@@ -617,7 +607,7 @@ def check_filter(ref: Reference, f: DisputeFilter) -> None:
         errors.append(FieldError("station", f"unknown station '{f.station}'", "未知的服务站"))
     if f.q is not None and len(f.q) > 40:
         errors.append(FieldError("q", "at most 40 characters", "最多40个字符"))
-    elif f.q is not None and any(ord(c) < 32 for c in f.q):
+    elif f.q is not None and has_control(f.q):
         errors.append(FieldError("q", "control characters are not allowed", "含有无效字符"))
     if errors:
         raise ValidationFailed(errors)

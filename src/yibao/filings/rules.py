@@ -14,7 +14,6 @@ edited otherwise.
 from __future__ import annotations
 
 import calendar
-import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,6 +21,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from yibao.errors import ActionNotAllowed, FieldError, ValidationFailed
+from yibao.text import has_control
 
 TEMPORARY_MONTHS = 6  # a temporary filing lasts at least this long (the default too)
 COMMITMENT_LOCK_MONTHS = 6  # a commitment-based filing is locked this long after its start
@@ -410,13 +410,6 @@ def _check_destination(
                 "属于本统筹区，无需办理异地就医备案",
             )
         )
-
-
-def has_control(text: str | None) -> bool:
-    """Whether free text holds control characters (NUL and the like: never stored)."""
-    return bool(text) and any(
-        unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in str(text)
-    )
 
 
 def _documents(

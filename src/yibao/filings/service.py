@@ -43,6 +43,7 @@ from yibao.filings.models import Filing
 from yibao.filings.rules import Action, Basis, Kind, State
 from yibao.people import rules as people
 from yibao.runtime import Reference, Runtime
+from yibao.text import has_control
 
 SERVICE_CODE = "remote_care_filing"
 FILERS: frozenset[Role] = frozenset({Role.CLERK, Role.STATION_MASTER})
@@ -244,7 +245,7 @@ def _check(
     extra: list[FieldError],
 ) -> rules.Terms:
     table = divisions.load()
-    if rules.has_control(body.note):
+    if has_control(body.note):
         extra = [
             *extra,
             FieldError("note", "control characters are not allowed", "不能包含控制字符"),
@@ -521,7 +522,7 @@ def _successor(
     reason = reason.strip()
     if not reason:
         extra.append(FieldError("reason", "a reason is required", "请填写原因"))
-    elif rules.has_control(reason):
+    elif has_control(reason):
         extra.append(FieldError("reason", "control characters are not allowed", "不能包含控制字符"))
     if version != old.version:
         raise Conflict(

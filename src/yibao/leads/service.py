@@ -36,6 +36,7 @@ from yibao.leads.models import Lead, LeadEvent
 from yibao.leads.rules import Action, LeadState, Urgency
 from yibao.people import rules as people
 from yibao.runtime import Reference, Runtime
+from yibao.text import reject_control
 
 OWNER = "lead"  # owner_type of a lead's attachments
 PAGE_SIZE = 30
@@ -44,23 +45,12 @@ READER_ROLES = frozenset({Role.SUPERVISOR, Role.CLERK, Role.STATION_MASTER})
 
 
 # ---------------------------------------------------------------- input shapes
-def _no_control_characters(value: Any) -> Any:
-    """Text fields refuse control characters (PostgreSQL cannot store NUL; none belong in text)."""
-    items = (
-        value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
-    )
-    for item in items:
-        if isinstance(item, str) and any(ord(c) < 32 and c not in "\n\r\t" for c in item):
-            raise ValueError("control characters are not allowed")
-    return value
-
-
 class LeadIn(BaseModel):
     """A new lead, as a hospital-station clerk or station master raises it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    check_text = field_validator("*")(_no_control_characters)
+    check_text = field_validator("*")(reject_control)
 
     kind: str = Field(max_length=30)
     description: str = Field(max_length=4000)
@@ -75,7 +65,7 @@ class LeadActionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    check_text = field_validator("*")(_no_control_characters)
+    check_text = field_validator("*")(reject_control)
 
     action: str = Field(max_length=20, description="verify | intervene | confirm | dismiss")
     version: int = Field(ge=1, le=2**31 - 1)
@@ -95,7 +85,7 @@ class LeadNoteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    check_text = field_validator("*")(_no_control_characters)
+    check_text = field_validator("*")(reject_control)
 
     note: str = Field(max_length=2000)
 

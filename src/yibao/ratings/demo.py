@@ -64,6 +64,8 @@ def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random)
         select(Case, CaseEvent.actor_id, CaseEvent.actor_name)
         .join(CaseEvent, (CaseEvent.case_id == Case.id) & (CaseEvent.action == "complete"))
         .where(Case.agency == agency, Case.state == "completed", Case.closed_date.is_not(None))
+        # A second demo run over the same database rates only the cases it added.
+        .where(~select(Rating.id).where(Rating.case_id == Case.id).exists())
         .order_by(Case.closed_date, Case.case_no)
     ).all()
     masters = {

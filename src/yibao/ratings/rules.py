@@ -17,6 +17,7 @@ from typing import Any
 
 from yibao.calendar.rules import DayResult, WorkCalendar
 from yibao.errors import ActionNotAllowed, FieldError, Forbidden, ValidationFailed
+from yibao.text import has_control
 
 # ---------------------------------------------------------------- ratings
 
@@ -67,11 +68,6 @@ class Scores:
     def bad(self) -> bool:
         """Whether the rating opens a rectification task."""
         return is_bad(self.overall)
-
-
-def has_control_chars(text: str) -> bool:
-    """Control characters (NUL among them) that no form text needs and PostgreSQL refuses."""
-    return any(ord(c) < 32 and c not in "\n\r\t" for c in text)
 
 
 def case_no_ok(case_no: str) -> bool:
@@ -125,7 +121,7 @@ def check_scores(raw: Mapping[str, Any]) -> Scores:
                     f"意见最多 {COMMENT_MAX} 字",
                 )
             )
-        if comment is not None and has_control_chars(comment):
+        if comment is not None and has_control(comment):
             errors.append(FieldError("comment", "control characters", "意见含有无效字符"))
     if errors:
         raise ValidationFailed(errors)
@@ -299,7 +295,7 @@ def decide(
         who = ", ".join(sorted(s.value for s in MAY[action]))
         raise Forbidden(f"only {who} may '{action.value}' this task", action=action.value)
     text = (note or "").strip() or None
-    if text is not None and has_control_chars(text):
+    if text is not None and has_control(text):
         raise ValidationFailed.single("note", "control characters", "含有无效字符")
     if text is not None and len(text) > NOTE_MAX:
         raise ValidationFailed.single("note", f"at most {NOTE_MAX} characters", "最多 1000 字")

@@ -32,6 +32,7 @@ from yibao.ratings import rules
 from yibao.ratings.models import FollowUp, Rating, RectificationTask, TaskEvent
 from yibao.ratings.rules import FollowUpMethod, Standing, TaskAction, TaskState
 from yibao.runtime import Runtime
+from yibao.text import has_control
 
 STAFF_ROLES = (Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER)
 MAX_PAGE = 200
@@ -482,7 +483,7 @@ def _check_follow_up(request: TaskActionIn, *, now: datetime, opened: datetime) 
     outcome = (request.outcome or "").strip()
     if not outcome:
         errors.append(FieldError("outcome", "describe the outcome", "请填写回访结果"))
-    elif rules.has_control_chars(outcome):
+    elif has_control(outcome):
         errors.append(FieldError("outcome", "control characters", "含有无效字符"))
     when = request.followed_at or now
     if when.tzinfo is None:

@@ -25,7 +25,7 @@ from yibao.transfers.relay import Relay
 from yibao.visits import api as visits_api
 from yibao.web import problems
 from yibao.web.i18n import gettext as _
-from yibao.web.limits import BodyLimit, RateLimiter
+from yibao.web.limits import BodyLimit, NulGuard, RateLimiter
 from yibao.web.pages import (
     CsrfFailed,
     LocaleMiddleware,
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)
     app.add_middleware(LocaleMiddleware)
+    app.add_middleware(NulGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

@@ -152,7 +152,7 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
     (
         "/inspections",
         "Four in place",
-        frozenset({Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
+        frozenset({Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR}),
     ),
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
     ("/admin/stations", "Stations", frozenset({Role.ADMIN})),
