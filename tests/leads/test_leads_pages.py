@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.api.helpers import make_id
 from tests.conftest import Node
+from yibao.attachments.models import Attachment
 from yibao.audit.models import AuditRecord
+from yibao.leads.models import Lead
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
 
@@ -142,3 +144,47 @@ def test_english_switch(browser) -> None:  # type: ignore[no-untyped-def]
     b.client.cookies.set("lang", "en")
     page = b.get("/leads?state=nope")
     assert page.status_code == 422 and "Supervision leads" in page.text
+
+
+def test_a_lead_is_raised_with_its_evidence_in_one_go(browser, clean: Node) -> None:  # type: ignore[no-untyped-def]
+    clerk = browser("clerk_f01")
+    big = PNG + b"\x00" * (300 * 1024)  # over the 256 KiB of ordinary forms, under 5 MB a file
+    r = clerk.client.post(
+        "/leads/new",
+        data={
+            "csrf_token": clerk.csrf,
+            "kind": "phantom_inpatient",
+            "urgency": "urgent",
+            "description": "病区3床患者长期不在院，仍每日计费。",
+        },
+        files=[
+            ("evidence", ("病区照片.png", big, "image/png")),
+            ("evidence", ("费用清单.pdf", b"%PDF-1.7\n" + b"x" * 64, "application/pdf")),
+        ],
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    lid = r.headers["location"].split("/")[2].split("?")[0]
+    page = clerk.get(f"/leads/{lid}")
+    assert "病区照片.png" in page.text and "费用清单.pdf" in page.text
+
+
+def test_a_bad_evidence_file_keeps_the_lead_unraised(browser, clean: Node) -> None:  # type: ignore[no-untyped-def]
+    clerk = browser("clerk_f01")
+    r = clerk.client.post(
+        "/leads/new",
+        data={
+            "csrf_token": clerk.csrf,
+            "kind": "card_misuse",
+            "urgency": "normal",
+            "description": "冒用他人医保卡就诊。",
+        },
+        files=[("evidence", ("run.exe", b"MZ\x90\x00binary", "application/octet-stream"))],
+        follow_redirects=False,
+    )
+    assert r.status_code == 422
+    assert "仅支持 JPG、PNG、WebP 图片和 PDF 文件" in r.text
+    assert "冒用他人医保卡就诊。" in r.text  # what was typed is still in the form
+    with clean.runtime.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 0
+        assert session.scalar(select(func.count()).select_from(Attachment)) == 0

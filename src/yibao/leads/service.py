@@ -9,6 +9,7 @@ attachment downloads, and it is never in their lists.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -307,8 +308,18 @@ def _commit(uow: UnitOfWork, runtime: Runtime, lead_id: uuid.UUID) -> None:
 # ---------------------------------------------------------------- use cases: writing
 
 
-def raise_lead(uow: UnitOfWork, *, runtime: Runtime, actor: Actor, request: LeadIn) -> Lead:
-    """Raise a lead at one's hospital station (clerks and station masters of fixed stations)."""
+def raise_lead(
+    uow: UnitOfWork,
+    *,
+    runtime: Runtime,
+    actor: Actor,
+    request: LeadIn,
+    evidence: Sequence[tuple[str | None, str | None, bytes]] = (),
+) -> Lead:
+    """Raise a lead at one's hospital station, with its evidence files (filename, type, bytes).
+
+    The lead and every file are stored together or not at all.
+    """
     session = uow.session
     ref = runtime.reference(session)
     if not rules.may_raise(actor.role.value, ref.units.get(actor.unit or "")):
@@ -355,6 +366,26 @@ def raise_lead(uow: UnitOfWork, *, runtime: Runtime, actor: Actor, request: Lead
     session.flush()
     _event(session, lead, actor, at=now, action="raise", from_state=None)
     _audit(session, actor, "raise", str(lead.id), station=station, kind=lead.kind)
+    for filename, content_type, data in evidence:
+        att = attachments.store(
+            session,
+            agency=lead.agency,
+            owner_type=OWNER,
+            owner_id=str(lead.id),
+            filename=filename,
+            content_type=content_type,
+            data=data,
+            actor=actor,
+        )
+        _event(
+            session,
+            lead,
+            actor,
+            at=now,
+            action="evidence",
+            from_state=lead.state,
+            detail={"attachment": str(att.id), "filename": att.filename},
+        )
     uow.commit()
     return lead
 

@@ -143,9 +143,14 @@ def leads_page(request: Request, runtime: RuntimeDep, actor: PageActor) -> HTMLR
 async def raise_lead(
     request: Request, runtime: RuntimeDep, actor: PageActor, _csrf: CsrfDep
 ) -> Response:
-    """Raise a lead; the evidence is attached on the lead's page next."""
+    """Raise a lead with its evidence files (more can be attached on the lead's page later)."""
     require_roles(actor, Role.CLERK, Role.STATION_MASTER)
     form = await request.form()
+    evidence = [
+        (upload.filename, upload.content_type, await upload.read())
+        for upload in form.getlist("evidence")
+        if isinstance(upload, UploadFile) and upload.filename
+    ]
     values = {
         k: str(form.get(k) or "").strip()
         for k in ("kind", "urgency", "description", "patient_id_number")
@@ -158,7 +163,9 @@ async def raise_lead(
             patient_id_number=values["patient_id_number"] or None,
         )
         with runtime.db.uow() as uow:
-            lead = service.raise_lead(uow, runtime=runtime, actor=actor, request=body)
+            lead = service.raise_lead(
+                uow, runtime=runtime, actor=actor, request=body, evidence=evidence
+            )
         return RedirectResponse(f"/leads/{lead.id}?done=raised", status_code=303)
     except ValidationError as exc:
         failure: DomainError = pydantic_errors(exc.errors())  # type: ignore[arg-type]

@@ -18,7 +18,8 @@ UPLOAD_MAX_BYTES = 8 * 1024 * 1024
 class BodyLimit:
     """Refuse bodies larger than ``max_bytes`` with 413, whether declared or streamed.
 
-    Paths containing ``/attachments`` take uploads up to ``upload_bytes``.
+    File uploads — multipart bodies, or any body to a path containing ``/attachments`` — may be
+    up to ``upload_bytes``; each file is then checked by the attachments rules (5 MiB).
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int = UPLOAD_MAX_BYTES) -> None:
@@ -30,7 +31,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        upload = UPLOAD_SEGMENT in scope.get("path", "")
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        upload = UPLOAD_SEGMENT in scope.get("path", "") or content_type.lower().startswith(
+            b"multipart/form-data"
+        )
         max_bytes = self.upload_bytes if upload else self.default_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
