@@ -7,6 +7,7 @@ is imported, and the case page renders whatever the registered panels return.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -38,3 +39,31 @@ def render_panels(
         if shown is not None:
             out.append(shown)
     return out
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line on the clerk's queue about work waiting elsewhere (e.g. ratings to rectify)."""
+
+    text: str
+    href: str
+    urgent: bool = False  # something is overdue
+
+
+# (session, runtime, actor) -> the notices for this person now (empty when nothing waits).
+NoticeSource = Callable[[Session, Runtime, Actor], list[Notice]]
+
+NOTICES: list[NoticeSource] = []
+
+
+def register_notice(source: NoticeSource) -> NoticeSource:
+    """Add a source of queue notices (use as a decorator; registering twice is harmless)."""
+    if source not in NOTICES:
+        NOTICES.append(source)
+    return source
+
+
+def queue_notices(session: Session, runtime: Runtime, actor: Actor) -> list[Notice]:
+    """Every registered source's notices for this person, urgent ones first."""
+    out = [n for source in NOTICES for n in source(session, runtime, actor)]
+    return sorted(out, key=lambda n: not n.urgent)

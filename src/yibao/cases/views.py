@@ -122,6 +122,7 @@ def _list_page(
         order = Order.NEWEST
     ref = runtime.reference()
     rows: list[dict[str, Any]] = []
+    notices: list[panels.Notice] = []
     next_cursor = None
     if not errors:
         try:
@@ -137,6 +138,8 @@ def _list_page(
                 )
                 today = runtime.today()
                 rows = [present.case_dict(c, ref, today) for c in cases]
+                if mode == "queue" and not rows_only:
+                    notices = panels.queue_notices(session, runtime, actor)
         except ValidationFailed as exc:
             errors = field_errors(exc)
     query = {k: v for k, v in params.items() if v}
@@ -149,6 +152,7 @@ def _list_page(
         "errors": errors,
         **_choices(ref, actor),
         "page_size": PAGE_SIZE,
+        "notices": notices,
     }
     name = "cases/_rows.html" if rows_only else "cases/list.html"
     return render(request, name, ctx, status_code=422 if errors and not rows_only else 200)

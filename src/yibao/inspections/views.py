@@ -9,12 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from yibao.accounts.rules import Actor, Role
 from yibao.attachments.web import file_response
+from yibao.cases import panels
 from yibao.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from yibao.inspections import present, queries, rules, service
+from yibao.inspections.models import InspectionTask
 from yibao.inspections.rules import TaskAction
 from yibao.inspections.service import InspectionIn, TaskActionIn, Upload
 from yibao.runtime import Runtime
@@ -115,6 +119,32 @@ def _task_rows(
 
 
 # ---------------------------------------------------------------- the bureau's list
+
+
+@panels.register_notice
+def _four_in_place_waiting(session: Session, runtime: Runtime, actor: Actor) -> list[panels.Notice]:
+    """On a station master's queue: the station's failed four-in-place items still to fix."""
+    if actor.role != Role.STATION_MASTER or not actor.unit:
+        return []
+    T = InspectionTask
+    rows = (
+        session.execute(
+            select(T.deadline_date).where(
+                T.agency == actor.agency,
+                T.station_code == actor.unit,
+                T.state == rules.TaskState.OPEN.value,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not rows:
+        return []
+    late = sum(1 for due in rows if due < runtime.today())
+    text = _("%(n)d four-in-place items to fix") % {"n": len(rows)}
+    if late:
+        text += _(", %(n)d past the deadline") % {"n": late}
+    return [panels.Notice(text, "/inspections/station", urgent=late > 0)]
 
 
 @router.get("/inspections")

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yibao.accounts.rules import Actor, Role
@@ -17,6 +18,7 @@ from yibao.cases.lifecycle import State as CaseState
 from yibao.cases.models import Case
 from yibao.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from yibao.ratings import rules, service, tasks
+from yibao.ratings.models import RectificationTask
 from yibao.ratings.rules import FollowUpMethod
 from yibao.ratings.tasks import TaskActionIn, TaskFilter
 from yibao.runtime import Runtime
@@ -68,6 +70,34 @@ def percent(rate: float | None) -> str:
 
 
 # ---------------------------------------------------------------- the case page's panel
+
+
+@panels.register_notice
+def _rectifications_waiting(
+    session: Session, runtime: Runtime, actor: Actor
+) -> list[panels.Notice]:
+    """On a clerk's queue: the bad ratings they must rectify (a master: the station's)."""
+    if actor.role not in (Role.CLERK, Role.STATION_MASTER) or not actor.unit:
+        return []
+    T = RectificationTask
+    mine = T.owner_id == actor.id if actor.role == Role.CLERK else T.station_code == actor.unit
+    rows = (
+        session.execute(
+            select(T.due_date).where(
+                T.agency == actor.agency, mine, T.state == rules.TaskState.OPEN.value
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not rows:
+        return []
+    today = runtime.today()
+    late = sum(1 for due in rows if due < today)
+    text = _("%(n)d bad ratings to rectify") % {"n": len(rows)}
+    if late:
+        text += _(", %(n)d overdue") % {"n": late}
+    return [panels.Notice(text, "/ratings", urgent=late > 0)]
 
 
 @panels.register
