@@ -433,3 +433,17 @@ def test_median_and_lights() -> None:
     assert service.overdue_light(0, 10) == "green"
     assert service.overdue_light(1, 10) == "yellow"
     assert service.overdue_light(2, 10) == "red"
+
+
+def test_overview_xlsx_has_the_rating_tables(browser, world) -> None:  # type: ignore[no-untyped-def]
+    b = browser("officer")
+    query = "?kind=fixed&from=2026-09-01&to=2026-09-29"
+    page = tables(b.get("/overview" + query).text)["ratings-stations"]
+    wb = load_workbook(io.BytesIO(b.get("/overview.xlsx" + query).content))
+    ws = wb["各服务站评价情况"]
+    values = [list(row) for row in ws.iter_rows(values_only=True)]
+    assert len(values) - 1 == len(page["tbody"]) + len(page["tfoot"])
+    f01 = next(row for row in values if str(row[0]).startswith("F01 "))
+    assert f01[1:4] == [2, 0, 0.0]  # two cases completed at F01 in the period, none rated yet
+    assert values[-1][0] == "合计"
+    assert [c for c in page["thead"][0]][1:] == values[0][1:]
