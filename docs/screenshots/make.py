@@ -34,7 +34,7 @@ ARGS = [
 ]
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 375, "height": 740}
-# A made-up ID number with a correct check character (born 1953-04-12, male).
+# A made-up ID number with a correct check character.
 # Synthetic, built at run time (never a literal full ID number in the source).
 SAMPLE_ID = synthetic_id(101, region="500118")
 
@@ -55,6 +55,24 @@ def api_cases(base: str, username: str, **params: Any) -> list[dict[str, Any]]:
     r.raise_for_status()
     items: list[dict[str, Any]] = r.json()["items"]
     return items
+
+
+def unrated_completed_case(base: str) -> dict[str, Any] | None:
+    """A completed case of F01 nobody has rated yet (the citizen's rating form shows)."""
+    token = httpx.post(
+        f"{base}/api/v1/auth/token",
+        json={"username": "clerk_f01", "password": PASSWORD},
+        timeout=30,
+    ).json()["access_token"]
+    for case in api_cases(base, "clerk_f01", state="completed", station="F01"):
+        r = httpx.get(
+            f"{base}/api/v1/ratings/cases/{case['case_no']}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        if r.status_code == 404:
+            return case
+    return None
 
 
 def pick_case(base: str) -> dict[str, Any]:
@@ -133,7 +151,7 @@ def main() -> None:
         page.goto("/intake")
         page.fill("#id_number", SAMPLE_ID)
         page.dispatch_event("#id_number", "input")
-        page.locator("#idcheck").get_by_text("1953").wait_for()
+        page.locator("#idcheck .light-green").wait_for()
         page.fill("#name", "张三")
         page.fill("#phone", "13800138000")
         with page.expect_response(lambda r: "/intake/materials" in r.url):
@@ -149,6 +167,35 @@ def main() -> None:
         s.shot(s.page_as("master_f01"), "/dashboard", "dashboard.png", settle_ms=1500)
         s.shot(s.page_as("supervisor"), "/overview", "overview.png", settle_ms=1500)
         s.shot(s.page_as("clerk_f01"), f"/cases/{no}/receipt", "receipt.png", element=".sheet")
+
+        # Station work: a 备案 filled in at the hospital window (not sent), the citizen's rating
+        # form on a phone, questionnaire results, the station master's four-in-place page.
+        page = s.page_as("clerk_f01")
+        page.goto("/filings/new")
+        page.fill("#id_number", SAMPLE_ID)
+        page.fill("#name", "张三")
+        page.fill("#phone", "13800138000")
+        page.select_option("#kind", "retired_elsewhere")
+        with page.expect_response(lambda r: "/filings/cities" in r.url):
+            page.select_option("#province", "460000")
+        page.select_option("#city", "460200")
+        page.check("input[name=basis][value=commitment]")
+        s.shot(page, None, "filing.png")
+        unrated = unrated_completed_case(base)
+        if unrated is not None:
+            tail4 = unrated["applicant"]["id_number"][-4:]
+            url = f"/public/cases/{unrated['case_no']}?id_tail={tail4}"
+            page = s.page_as(None, PHONE)
+            page.goto(url)
+            page.locator("form").last.scroll_into_view_if_needed()
+            s.shot(page, None, "rating.png")
+        s.shot(
+            s.page_as("supervisor"),
+            "/questionnaires/policy-evaluation/results",
+            "questionnaire.png",
+            settle_ms=1500,
+        )
+        s.shot(s.page_as("master_f01"), "/inspections/station", "station.png")
         browser.close()
 
     print("written to", OUT)
