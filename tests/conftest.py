@@ -25,6 +25,30 @@ from yibao.migrate import upgrade
 from yibao.runtime import Runtime
 from yibao.web.app import create_app
 
+try:  # pytest ≥ 9 keeps node ids as NodeId (see pytest_collection_modifyitems below)
+    from _pytest.nodeid import NodeId
+except ImportError:  # pragma: no cover - pytest 8: xdist's own group suffix works
+    NodeId = None  # type: ignore[assignment,misc]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each ``xdist_group`` (browser, federation) on one xdist worker under loadgroup.
+
+    pytest-xdist 3.8 marks a grouped test by appending ``@group`` to ``item._nodeid``, which
+    pytest 9 no longer reads (a node's id is ``item._id``, a ``NodeId``): every group is
+    silently spread over the workers, and each worker would start its own servers. Put the
+    suffix where pytest 9 keeps the id; a no-op where xdist already did it.
+    """
+    if NodeId is None or not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        mark = item.get_closest_marker("xdist_group")
+        if mark is None or "@" in item.nodeid:
+            continue
+        group = mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
 PG_ADMIN_URL = os.environ.get(
     "YIBAO_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

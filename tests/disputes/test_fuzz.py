@@ -80,4 +80,5 @@ def test_control_characters_are_refused_by_field(client, login) -> None:  # type
     r = client.post(
         f"/api/v1/disputes/{uuid.uuid4()}/sessions", json=body, headers=login("officer")
     )
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "statements"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"].startswith("statements")

@@ -30,11 +30,6 @@ from yibao.transfers.peers import Federation, load_federation
 from yibao.transfers.relay import PATH
 from yibao.transfers.signing import sign_request
 
-try:  # pytest ≥ 9 keeps node ids as NodeId (see pytest_collection_modifyitems below)
-    from _pytest.nodeid import NodeId
-except ImportError:  # pragma: no cover - pytest 8: xdist's own group suffix works
-    NodeId = None  # type: ignore[assignment,misc]
-
 YC, JJ, LZ = "500118", "500116", "510500"
 CODES = [YC, JJ, LZ]
 START_TIMEOUT = 120  # seconds for a node process to answer (beyond ``fd.start``'s own 30 s)
@@ -271,25 +266,6 @@ def step(
         version = None  # a message landed meanwhile: look again
         time.sleep(0.05)
     raise AssertionError(f"{mtype} at {officer.node.agency}: 409 twenty times")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep this directory's tests on one xdist worker under ``--dist loadgroup``.
-
-    pytest-xdist 3.8 marks a grouped test by appending ``@group`` to ``item._nodeid``, which
-    pytest 9 no longer reads (a node's id is ``item._id``, a ``NodeId``): every group is
-    silently spread over the workers, and each worker would prepare its own three nodes. Put
-    the suffix where pytest 9 keeps the id; a no-op where xdist already did it.
-    """
-    if NodeId is None or not getattr(config.option, "loadgroup", False):
-        return
-    here = Path(__file__).parent
-    for item in items:
-        mark = item.get_closest_marker("xdist_group")
-        if mark is None or here not in item.path.parents or "@" in item.nodeid:
-            continue
-        group = mark.args[0] if mark.args else mark.kwargs.get("name", "default")
-        item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session")

@@ -139,7 +139,7 @@ def test_registry_change_cancel_and_export(
     assert clerk.get("/filings?state=bogus").status_code == 422
     assert clerk.get("/filings?cursor=zzz").status_code == 422
     assert clerk.get("/filings/%00").status_code == 404
-    assert clerk.get("/filings/new?case=%00").status_code == 200
+    assert clerk.get("/filings/new?case=%00").status_code == 422  # refused, naming the field
     assert clerk.get("/filings?id_number=%00").status_code == 422
 
 
