@@ -49,6 +49,7 @@ bench: setup pg-up
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_pages.py
 	$(BIN)/python bench/bench_transfers.py
+	$(BIN)/python bench/bench_station_work.py
 
 federation-demo: setup
 	$(BIN)/yibao federation demo

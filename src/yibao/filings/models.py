@@ -38,6 +38,11 @@ class Filing(Base):
         ForeignKeyConstraint(["agency", "station_code"], ["stations.agency", "stations.code"]),
         # One person's filings (by the digest of the ID number), newest first.
         Index(None, "agency", "person_key", "start_date"),
+        # for_person (newest first) and the filings a person holds in force (_held): without
+        # these SQLite, which keeps no statistics, walks the whole registry by created_at or
+        # by state instead (0015).
+        Index(None, "agency", "person_key", "created_at", "id"),
+        Index(None, "agency", "person_key", "state"),
         # The registry: newest first, per station, and the daily job (active by end date).
         Index(None, "agency", "created_at", "id"),
         Index(None, "agency", "station_code", "created_at", "id"),

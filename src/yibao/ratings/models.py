@@ -34,6 +34,8 @@ class Rating(Base):
         Index(None, "agency", "station_code", "closed_date"),
         Index(None, "agency", "handler_id", "closed_date"),
         Index(None, "agency", "service_code", "closed_date"),
+        # Agency-wide rates over a period (the overview, the ratings page) (0015).
+        Index(None, "agency", "closed_date"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -68,6 +70,8 @@ class RectificationTask(Base):
         Index(None, "agency", "owner_id", "state", "due_date", "id"),
         Index(None, "agency", "station_code", "state", "due_date", "id"),
         Index(None, "agency", "state", "due_date", "id"),
+        # The rates join tasks to their ratings; the unique key above leads with agency (0015).
+        Index(None, "rating_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
