@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
 from yibao.errors import ValidationFailed
 from yibao.filings import divisions, export, service
@@ -123,15 +127,30 @@ def export_response(runtime: Runtime, actor: Any, uow: Any, fmt: str) -> Respons
     """The export as a download (shared by the API and the registry page)."""
     if fmt not in ("csv", "xlsx"):
         raise ValidationFailed.single("format", "csv or xlsx", "格式须为 csv 或 xlsx")
-    rows = service.export_rows(uow, runtime=runtime, actor=actor, fmt=fmt)
+    made = service.export_rows(uow, runtime=runtime, actor=actor, fmt=fmt)
     name = f"filings-{runtime.agency}-{runtime.today():%Y%m%d}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-    if fmt == "csv":
-        return Response(export.to_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)
-    return Response(
-        export.to_xlsx(rows),
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store",
+        "X-Row-Count": str(made.count),
+    }
+    if fmt == "csv":  # streamed as it is read: the first bytes leave at once
+        return StreamingResponse(
+            export.csv_chunks(made.rows), media_type="text/csv; charset=utf-8", headers=headers
+        )
+    # A zip cannot be streamed before it is complete: build it in a temporary file (flat
+    # memory), send it, and remove it after.
+    with tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False) as tmp:
+        try:
+            export.write_xlsx(made.rows, tmp)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+    return FileResponse(
+        tmp.name,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=headers,
+        background=BackgroundTask(os.unlink, tmp.name),
     )
 
 

@@ -80,12 +80,16 @@ def export(
                 ip="cli",
             )
             try:
-                rows = list(service.export_rows(uow, runtime=runtime, actor=actor, fmt=fmt))
+                made = service.export_rows(uow, runtime=runtime, actor=actor, fmt=fmt)
             except DomainError as exc:
                 typer.echo(exc.detail, err=True)
                 raise typer.Exit(1) from None
-        data = files.to_csv(rows) if fmt == "csv" else files.to_xlsx(rows)
-        out.write_bytes(data)
-        typer.echo(f"wrote {len(rows)} active filings to {out}")
+        with out.open("wb") as fh:
+            if fmt == "csv":
+                for chunk in files.csv_chunks(made.rows):
+                    fh.write(chunk)
+            else:
+                files.write_xlsx(made.rows, fh)
+        typer.echo(f"wrote {made.count} active filings to {out}")
     finally:
         db.dispose()

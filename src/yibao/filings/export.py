@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -28,18 +28,43 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def to_csv(rows: Iterable[tuple[Any, ...]]) -> bytes:
-    """CSV with a Chinese header; the BOM lets Excel read the UTF-8 correctly."""
+CSV_CHUNK_ROWS = 1000
+
+
+def csv_chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
+    """CSV with a Chinese header, in chunks of encoded bytes (a stream: the BOM lets Excel
+    read the UTF-8 correctly)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
+    buf.write("\ufeff")
     writer.writerow(EXPORT_HEADER)
-    for row in rows:
+    for n, row in enumerate(rows, 1):
         writer.writerow([_cell(v) for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+        if n % CSV_CHUNK_ROWS == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
+
+
+def to_csv(rows: Iterable[tuple[Any, ...]]) -> bytes:
+    """The whole CSV at once (small exports and tests)."""
+    return b"".join(csv_chunks(rows))
 
 
 def to_xlsx(rows: Iterable[tuple[Any, ...]]) -> bytes:
-    """One sheet, a bold header row, ID numbers and codes as text, dates as dates."""
+    """The whole workbook at once (small exports and tests)."""
+    out = io.BytesIO()
+    write_xlsx(rows, out)
+    return out.getvalue()
+
+
+def write_xlsx(rows: Iterable[tuple[Any, ...]], target: IO[bytes]) -> None:
+    """One sheet, a bold header row, ID numbers and codes as text, dates as dates.
+
+    A write-only workbook keeps rows on disk as they come, so memory stays flat; only the two
+    date columns need a styled cell (plain strings stay text in Excel without one).
+    """
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("异地就医备案")
     widths = (20, 21, 10, 14, 18, 18, 10, 14, 10, 16, 12, 12, 10, 24, 18, 18, 17)
@@ -58,16 +83,12 @@ def to_xlsx(rows: Iterable[tuple[Any, ...]]) -> bytes:
             if value is None:
                 cells.append(None)
             elif i in _TEXT_COLUMNS:
-                cell = WriteOnlyCell(ws, value=str(value))
-                cell.number_format = "@"
-                cells.append(cell)
+                cells.append(_cell(str(value)))
             elif isinstance(value, date):
                 cell = WriteOnlyCell(ws, value=value)
                 cell.number_format = "yyyy-mm-dd"
                 cells.append(cell)
             else:
-                cells.append(value)
+                cells.append(_cell(value))
         ws.append(cells)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    wb.save(target)

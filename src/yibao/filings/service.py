@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -954,56 +954,86 @@ EXPORT_HEADER = (
 )
 
 
-def export_rows(
-    uow: UnitOfWork, *, runtime: Runtime, actor: Actor, fmt: str
-) -> Iterator[tuple[Any, ...]]:
-    """The active registry for the settlement system, with full ID numbers; audited."""
+EXPORT_BATCH = 2000  # rows fetched at a time: the export's memory does not grow with the registry
+
+
+@dataclass(frozen=True)
+class Export:
+    """An audited export: how many rows it holds, and the rows, read in batches when iterated."""
+
+    count: int
+    rows: Iterator[tuple[Any, ...]]
+
+
+def export_rows(uow: UnitOfWork, *, runtime: Runtime, actor: Actor, fmt: str) -> Export:
+    """The active registry for the settlement system, with full ID numbers; audited.
+
+    The audit record commits first; the rows are then read from a session of their own, in
+    batches, as the caller writes them out (a stream), so 100,000 filings cost no more memory
+    than 2,000.
+    """
     if actor.role not in EXPORTERS:
         raise Forbidden("only the bureau and supervisors export the registry")
     session = uow.session
     today = runtime.today()
-    rows = list(
-        session.scalars(
-            select(Filing)
-            .where(
-                Filing.agency == actor.agency,
-                Filing.state == State.ACTIVE.value,
-                or_(Filing.end_date.is_(None), Filing.end_date >= today),
-            )
-            .order_by(Filing.filing_no)
-        )
+    active = and_(
+        Filing.agency == actor.agency,
+        Filing.state == State.ACTIVE.value,
+        or_(Filing.end_date.is_(None), Filing.end_date >= today),
     )
+    count = session.scalar(select(func.count()).select_from(Filing).where(active)) or 0
     _audit(
         session,
         actor,
         "filing.export",
         "registry",
         actor.agency,
-        {"format": fmt, "rows": len(rows), "full_id_numbers": True},
+        {"format": fmt, "rows": count, "full_id_numbers": True},
     )
     uow.commit()
     ref = runtime.reference()
+    columns = (
+        Filing.filing_no,
+        Filing.person_id_number,
+        Filing.person_name,
+        Filing.person_phone,
+        Filing.kind,
+        Filing.province_code,
+        Filing.province_name,
+        Filing.city_code,
+        Filing.city_name,
+        Filing.start_date,
+        Filing.end_date,
+        Filing.basis,
+        Filing.documents,
+        Filing.station_code,
+        Filing.case_no,
+        Filing.created_at,
+    )
+    stmt = select(*columns).where(active).order_by(Filing.filing_no)
 
     def generate() -> Iterator[tuple[Any, ...]]:
-        for f in rows:
-            yield (
-                f.filing_no,
-                f.person_id_number,
-                f.person_name,
-                f.person_phone,
-                rules.KIND_LABELS_ZH[Kind(f.kind)],
-                f.kind,
-                f.province_code,
-                f.province_name,
-                f.city_code,
-                f.city_name,
-                f.start_date,
-                f.end_date,
-                rules.BASIS_LABELS_ZH[Basis(f.basis)],
-                "、".join(f.documents or []),
-                ref.unit_names.get(f.station_code, f.station_code),
-                f.case_no,
-                f.created_at.astimezone(runtime.tz).strftime("%Y-%m-%d %H:%M"),
-            )
+        with runtime.db.session() as reader:
+            result = reader.execute(stmt.execution_options(yield_per=EXPORT_BATCH))
+            for r in result:
+                yield (
+                    r.filing_no,
+                    r.person_id_number,
+                    r.person_name,
+                    r.person_phone,
+                    rules.KIND_LABELS_ZH[Kind(r.kind)],
+                    r.kind,
+                    r.province_code,
+                    r.province_name,
+                    r.city_code,
+                    r.city_name,
+                    r.start_date,
+                    r.end_date,
+                    rules.BASIS_LABELS_ZH[Basis(r.basis)],
+                    "、".join(r.documents or []),
+                    ref.unit_names.get(r.station_code, r.station_code),
+                    r.case_no,
+                    r.created_at.astimezone(runtime.tz).strftime("%Y-%m-%d %H:%M"),
+                )
 
-    return generate()
+    return Export(count, generate())
