@@ -341,9 +341,16 @@ def demo(
     )
     upgrade(settings.resolved_database_url())
     init_reference(settings)
-    made = generate(settings, cases=cases)
+    work: dict[str, int] = {}
+    made = generate(settings, cases=cases, report=work)
     url = f"http://{host}:{port}"
     typer.echo(f"\nyibao demo — {made} past cases for Yongchuan (500118) in {db_file}")
+    if work:
+        typer.echo(
+            "  station work: "
+            + ", ".join(f"{label} {n}" for label, n in work.items())
+            + " (menu 站务工作)"
+        )
     typer.echo(f"  workbench:    {url}/")
     typer.echo(f"  API docs:     {url}/docs")
     typer.echo(f"  citizen page: {url}/public/")

@@ -1108,20 +1108,34 @@ def _tune_overdue(
 STATION_WORK = ("filings", "ratings", "questionnaires", "leads", "disputes", "inspections")
 
 
-def _seed_station_work(session: Session, agency: str, today: date, seed: int) -> None:
+def _seed_station_work(
+    session: Session, agency: str, today: date, seed: int, report: dict[str, int] | None
+) -> None:
     """备案, ratings, questionnaires, leads, disputes and inspections over the past cases."""
     import importlib
 
     for i, name in enumerate(STATION_WORK):
         module = importlib.import_module(f"yibao.{name}.demo")
-        module.seed_demo(session, agency=agency, today=today, rng=random.Random(seed + 101 * i))
+        made = module.seed_demo(
+            session, agency=agency, today=today, rng=random.Random(seed + 101 * i)
+        )
         session.flush()
+        if report is not None:
+            report[name] = int(made)
 
 
 def generate(
-    settings: Settings, *, cases: int = 4000, seed: int = DEFAULT_SEED, today: date | None = None
+    settings: Settings,
+    *,
+    cases: int = 4000,
+    seed: int = DEFAULT_SEED,
+    today: date | None = None,
+    report: dict[str, int] | None = None,
 ) -> int:
-    """Create the demo users and ``cases`` past cases of the last 120 days; returns the count."""
+    """Create the demo users and ``cases`` past cases of the last 120 days; returns the count.
+
+    ``report``, when given, receives how many records each station-work slice made.
+    """
     today = today or _default_today(settings)
     rng = random.Random(seed)
     db = Database(settings.resolved_database_url())
@@ -1164,7 +1178,7 @@ def generate(
             session.execute(insert(tables[Case.__tablename__]), case_rows)
             session.execute(insert(tables[CaseEvent.__tablename__]), event_rows)
             session.flush()
-            _seed_station_work(session, settings.agency, today, seed)
+            _seed_station_work(session, settings.agency, today, seed, report)
             uow.commit()
     finally:
         db.dispose()
