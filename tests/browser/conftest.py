@@ -42,6 +42,7 @@ USERS = [
     ("clerk_b", "clerk", "F02"),
     ("clerk_c", "clerk", "F01"),
     ("officer", "bureau_officer", None),
+    ("supervisor", "supervisor", None),
 ]
 DESKTOP = {"width": 1366, "height": 768}
 
