@@ -27,7 +27,11 @@ def fields(r) -> set[str]:  # type: ignore[no-untyped-def]
 
 def audits(node: Node, action: str) -> list[AuditRecord]:
     with node.runtime.db.session() as s:
-        return list(s.scalars(select(AuditRecord).where(AuditRecord.action == action)))
+        return list(
+            s.scalars(
+                select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.id)
+            )
+        )
 
 
 def test_clerk_files_on_the_spot_and_the_case_completes(api: Api, clean: Node) -> None:

@@ -50,7 +50,7 @@ def audits(node: Node, action: str, object_id: str | None = None) -> list[AuditR
         stmt = select(AuditRecord).where(AuditRecord.action == action)
         if object_id:
             stmt = stmt.where(AuditRecord.object_id == object_id)
-        return list(s.scalars(stmt))
+        return list(s.scalars(stmt.order_by(AuditRecord.id)))
 
 
 def test_a_hospital_clerk_raises_a_lead_with_its_deadline(api, clean: Node) -> None:  # type: ignore[no-untyped-def]

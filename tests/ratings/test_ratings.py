@@ -52,7 +52,8 @@ def act(api, user: str, task: dict[str, Any], action: str, expect: int = 200, **
 
 def audits(node: Node, prefix: str) -> list[AuditRecord]:
     with node.runtime.db.session() as s:
-        return list(s.scalars(select(AuditRecord).where(AuditRecord.action.like(f"{prefix}%"))))
+        stmt = select(AuditRecord).where(AuditRecord.action.like(f"{prefix}%"))
+        return list(s.scalars(stmt.order_by(AuditRecord.id)))
 
 
 # ---------------------------------------------------------------- rating once
