@@ -27,21 +27,30 @@ NEXT_STEP_ZH: dict[State, str] = {
 }
 
 
+def citizen_case(session: Session, *, agency: str, case_no: str, id_tail: str) -> Case:
+    """The case a citizen names by its number and the last 4 of the ID number.
+
+    The same NotFound for an unknown case, a malformed number and a wrong tail; the tail is
+    compared in constant time, with the same work whether or not the case exists.
+    """
+    not_found = NotFound("no case matches this number and ID tail")
+    number = (case_no or "").strip()
+    # Digits (or a laptop's L + digits): anything else, a NUL included, names no case.
+    if not (1 <= len(number) <= 20 and number.isascii() and number.isalnum()):
+        raise not_found
+    tail = (id_tail or "").strip().upper()
+    case = session.scalar(select(Case).where(Case.agency == agency, Case.case_no == number))
+    expected = case.applicant_id_tail if case is not None else "\x00\x00\x00\x00"
+    if not hmac.compare_digest(expected.encode(), tail.encode()) or case is None:
+        raise not_found
+    return case
+
+
 def public_status(
     session: Session, *, runtime: Runtime, case_no: str, id_tail: str
 ) -> dict[str, Any]:
     """What a citizen may see of a case; the same NotFound for an unknown case and a wrong tail."""
-    not_found = NotFound("no case matches this number and ID tail")
-    tail = (id_tail or "").strip().upper()
-    if "\x00" in case_no:  # PostgreSQL refuses NUL in text: no such case
-        raise not_found
-    case = session.scalar(
-        select(Case).where(Case.agency == runtime.agency, Case.case_no == case_no.strip())
-    )
-    # Compare in constant time, and do the same work whether or not the case exists.
-    expected = case.applicant_id_tail if case is not None else "\x00\x00\x00\x00"
-    if not hmac.compare_digest(expected.encode(), tail.encode()) or case is None:
-        raise not_found
+    case = citizen_case(session, agency=runtime.agency, case_no=case_no, id_tail=id_tail)
     ref = runtime.reference()
     state = State(case.state)
     service = ref.services.get(case.service_code)

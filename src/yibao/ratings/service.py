@@ -25,6 +25,7 @@ from yibao.audit import service as audit
 from yibao.cases.lifecycle import Action as CaseAction
 from yibao.cases.lifecycle import State as CaseState
 from yibao.cases.models import Case, CaseEvent
+from yibao.cases.public import citizen_case
 from yibao.cases.service import get_case, require_case_role
 from yibao.db import UnitOfWork
 from yibao.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -85,20 +86,6 @@ def _sign(secret: str, case_no: str, tail: str, issued: str) -> str:
 
 
 # ---------------------------------------------------------------- rating
-
-
-def _public_case(session: Session, runtime: Runtime, case_no: str, id_tail: str) -> Case:
-    """The case for a citizen: the same NotFound for an unknown case and a wrong tail."""
-    tail = (id_tail or "").strip().upper()
-    if not rules.case_no_ok((case_no or "").strip()):
-        raise NotFound("no case matches this number and ID tail")
-    case = session.scalar(
-        select(Case).where(Case.agency == runtime.agency, Case.case_no == (case_no or "").strip())
-    )
-    expected = case.applicant_id_tail if case is not None else "\x00\x00\x00\x00"
-    if not hmac.compare_digest(expected.encode(), tail.encode()) or case is None:
-        raise NotFound("no case matches this number and ID tail")
-    return case
 
 
 def _handler(session: Session, case: Case) -> tuple[int | None, str]:
@@ -206,7 +193,7 @@ def rate_public(
     ip: str | None,
 ) -> Rating:
     """A citizen's rating from the phone page (no login: case number + ID tail)."""
-    case = _public_case(uow.session, runtime, case_no, id_tail)
+    case = citizen_case(uow.session, agency=runtime.agency, case_no=case_no, id_tail=id_tail)
     scores = rules.check_scores(raw)
     return _rate(
         uow, runtime=runtime, case=case, scores=scores, channel=Channel.PHONE, actor=None, ip=ip
