@@ -176,10 +176,10 @@ def test_legacy_15_digit_id_is_widened(client: TestClient, login) -> None:
 
 
 def test_case_number_clash_is_retried(client: TestClient, login, clean: Node, monkeypatch) -> None:
-    from yibao.cases import service
+    from yibao.cases import intake
 
     numbers = iter(["202609290000001", "202609290000001", "202609290000002"])
-    monkeypatch.setattr(service, "_new_case_no", lambda _d: next(numbers))
+    monkeypatch.setattr(intake, "_new_case_no", lambda _d: next(numbers))
     h = login("clerk_f01")
     first = client.post("/api/v1/cases", json=intake_body(), headers=h)
     second = client.post("/api/v1/cases", json=intake_body(), headers=h)

@@ -5,7 +5,7 @@ Pure: the calendar arithmetic comes from ``yibao.calendar.rules``; nothing here 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -90,3 +90,14 @@ def timing(
     if clock is Clock.STOPPED and light is Light.YELLOW:
         light = Light.GREEN  # finished on its last day is on time
     return Timing(light, clock, left.days, due_estimated or left.estimated)
+
+
+def completes_at_intake(
+    limit_days: int, station_kind: str | None, complete_kinds: Iterable[str]
+) -> bool:
+    """Whether a case may be taken and completed in one step (当场办结).
+
+    Only an item done on the spot (limit 0 for its channel) at a station that may complete it:
+    anything else needs the two steps, or a forward, and the clock that goes with them.
+    """
+    return limit_days == 0 and station_kind is not None and station_kind in set(complete_kinds)

@@ -37,6 +37,11 @@ class IntakeIn(BaseModel):
     visit_id: uuid.UUID | None = Field(
         default=None, description="the mobile visit (of this station, on the capture date)"
     )
+    complete_now: bool = Field(
+        default=False,
+        description="take and complete in one step (当场办结): only an item with time limit 0 "
+        "for this channel, at a station that may complete it",
+    )
 
 
 class ActionIn(BaseModel):
