@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -411,3 +411,23 @@ def _replay(session: Session, actor: Actor, key: str, digest: str) -> Case | Non
 def _new_case_no(intake_date: date) -> str:
     # Date + 7 random digits: unguessable enough for a tail-checked lookup, short to read out.
     return f"{intake_date:%Y%m%d}{secrets.randbelow(10**7):07d}"
+
+
+USUAL_WINDOW = timedelta(days=90)  # "a clerk's most used items": their intakes of the last 90 days
+
+
+def usual_items(session: Session, *, runtime: Runtime, actor: Actor) -> dict[str, int]:
+    """How often this person took each item lately (their own intakes), for the item picker."""
+    since = runtime.now() - USUAL_WINDOW
+    rows = session.execute(
+        select(Case.service_code, func.count(Case.id))
+        .where(
+            # The station's index bounds the scan (no index on the author: no migration).
+            Case.agency == actor.agency,
+            Case.intake_station == (actor.unit or ""),
+            Case.received_at >= since,
+            Case.created_by == actor.id,
+        )
+        .group_by(Case.service_code)
+    )
+    return {code: int(n) for code, n in rows}

@@ -56,7 +56,7 @@ def _document(
             "public_url": _public_url(request, runtime.settings.public_url, case.case_no),
         }
         if kind == "receipt":
-            return printables.receipt_data(case, ref, runtime.today(), **common)
+            return printables.receipt_data(case, ref, runtime.today(), tz=runtime.tz, **common)
         return printables.notice_data(case, ref, runtime.today(), tz=runtime.tz, **common)
 
 

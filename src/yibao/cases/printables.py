@@ -156,6 +156,7 @@ def _common(
         "closed_date_zh": date_zh(case.closed_date) if case.closed_date else None,
         "state": state.value,
         "state_label": lifecycle.STATE_LABELS_ZH[state],
+        "state_label_en": lifecycle.STATE_LABELS_EN[state],
         "clerk": first.actor_name if first else "",
         "public_url": public_url,
         "hotline": HOTLINE,
@@ -174,8 +175,12 @@ def receipt_data(
     addresses: Mapping[str, str | None],
     public_url: str,
     next_visit: Mapping[str, Any] | None = None,
+    tz: tzinfo | None = None,
 ) -> dict[str, Any]:
     """Everything the intake receipt shows, with the applicant's name and ID masked.
+
+    A completed case (on the spot, or later) shows when and by whom instead of a promised
+    date; ``tz`` is the agency's time zone for that moment (UTC when not given).
 
     ``next_visit``: for a case waiting for materials at a mobile station, the station's next
     visit to the person's village (the next chance to hand them in). When not given and the
@@ -198,8 +203,32 @@ def receipt_data(
         next_step=RECEIPT_NEXT_STEP_ZH.get(state, NEXT_STEP_ZH[state]),
         next_step_en=NEXT_STEP_EN[state],
         next_visit=dict(next_visit) if next_visit else _next_visit(case, state, ref, today),
+        **_completion(events, state, tz),
     )
     return data
+
+
+def _completion(events: Sequence[CaseEvent], state: State, tz: tzinfo | None) -> dict[str, Any]:
+    """When and by whom a completed case was completed, from its ``complete`` event."""
+    done = None
+    if state == State.COMPLETED:
+        for event in events:
+            if event.action == Action.COMPLETE.value:
+                done = event
+    if done is None:
+        return {
+            "completed_at": None,
+            "completed_at_zh": None,
+            "completed_by": None,
+            "completed_on_the_spot": False,
+        }
+    at = done.at.astimezone(tz) if tz is not None else done.at
+    return {
+        "completed_at": at.strftime("%Y-%m-%d %H:%M"),
+        "completed_at_zh": f"{date_zh(at.date())} {at:%H:%M}",
+        "completed_by": done.actor_name,
+        "completed_on_the_spot": bool((done.detail or {}).get("at_intake")),
+    }
 
 
 def _next_visit(case: Case, state: State, ref: Reference, today: date) -> dict[str, Any] | None:
@@ -534,9 +563,12 @@ def receipt_pdf(data: Mapping[str, Any]) -> bytes:
         ("受理地点", station),
         ("受理方式", str(data["channel_label"])),
         ("受理日期", str(data["intake_date_zh"])),
-        ("承诺办结日期", _due_text(data)),
-        ("已收材料", _names(data["materials_received"])),
     ]
+    if data.get("completed_at_zh"):
+        rows += [("办结时间", str(data["completed_at_zh"])), ("办结人", str(data["completed_by"]))]
+    else:
+        rows.append(("承诺办结日期", _due_text(data)))
+    rows.append(("已收材料", _names(data["materials_received"])))
     if data["materials_missing"]:
         rows.append(("尚缺材料", _names(data["materials_missing"])))
         if data.get("next_visit"):

@@ -1,8 +1,10 @@
-"""HTML pages of cases: the queue (待办), intake (受理) and the case page, over the use cases."""
+"""HTML pages of cases: the queue (待办), the lists and the case page, over the use cases.
+
+The intake page (受理) is ``cases/intake_views.py``; its router is included here.
+"""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -12,26 +14,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from yibao.accounts.rules import FULL_ID_ROLES, Actor, Role
-from yibao.cases import lifecycle, panels, present, queries, rules, service
-from yibao.cases.lifecycle import (
-    ACTION_LABELS_EN,
-    ACTION_LABELS_ZH,
-    STATE_LABELS_EN,
-    STATE_LABELS_ZH,
-    Action,
-    State,
-)
+from yibao.cases import intake_views, lifecycle, panels, present, queries, service
+from yibao.cases.labels import CHANNEL_LABELS, KIND_LABELS, action_labels, state_labels
 from yibao.cases.queries import CaseFilter, Order
-from yibao.cases.schemas import CHANNELS, ActionIn, IntakeIn
+from yibao.cases.schemas import CHANNELS, ActionIn
 from yibao.errors import (
     ActionNotAllowed,
     Conflict,
-    DomainError,
     Forbidden,
     NotFound,
     ValidationFailed,
 )
-from yibao.people import rules as people
 from yibao.runtime import Reference, Runtime
 from yibao.web.deps import RuntimeDep
 from yibao.web.i18n import gettext as _
@@ -46,22 +39,11 @@ from yibao.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+router.include_router(intake_views.router)
 
 PAGE_SIZE = 30
 ACTING = (Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER)
-CHANNEL_LABELS = {
-    "window": "Window",
-    "mobile": "Mobile visit",
-    "online": "Online",
-    "phone": "Phone",
-}
-KIND_LABELS = {
-    "bureau": "Bureau hall",
-    "fixed": "Hospital station",
-    "town": "Town station",
-    "village": "Village station",
-    "mobile": "Mobile station",
-}
+__all__ = ["CHANNEL_LABELS", "KIND_LABELS", "router"]
 
 
 # ---------------------------------------------------------------- lists
@@ -160,7 +142,7 @@ def _list_page(
 
 def _choices(ref: Reference, actor: Actor) -> dict[str, Any]:
     return {
-        "states": list(_state_labels().items()),
+        "states": list(state_labels().items()),
         "services": [(s.code, s.name_zh, s.name_en) for s in ref.services.values()],
         "channels": [(c, CHANNEL_LABELS[c]) for c in CHANNELS],
         "stations": [(code, name) for code, name in ref.unit_names.items()],
@@ -248,155 +230,6 @@ def all_cases_rows(
     return _list(request, runtime, actor, lq, mode="all", rows_only=True)
 
 
-# ---------------------------------------------------------------- intake
-
-
-def _intake_context(runtime: Runtime, actor: Actor) -> dict[str, Any]:
-    ref = runtime.reference()
-    kind = ref.units.get(actor.unit or "", "")
-    services = [s for s in ref.services.values() if kind in s.accept_kinds]
-    return {
-        "services": services,
-        "station_kind": kind,
-        "channels": [(c, CHANNEL_LABELS[c]) for c in CHANNELS],
-        "default_channel": "mobile" if kind == "mobile" else "window",
-        "material_names": ref.material_names,
-    }
-
-
-@router.get("/intake")
-def intake_form(request: Request, runtime: RuntimeDep, actor: PageActor) -> HTMLResponse:
-    """受理: the intake form, built for a window (keyboard only, checked as it is typed)."""
-    require_roles(actor, *ACTING)
-    ctx = _intake_context(runtime, actor)
-    ctx.update(
-        values={"channel": ctx["default_channel"]}, errors={}, idempotency_key=str(uuid.uuid4())
-    )
-    return render(request, "cases/intake.html", ctx)
-
-
-@router.post("/intake/check-id")
-async def check_id(request: Request, actor: PageActor, _csrf: CsrfDep) -> HTMLResponse:
-    """The ID number as typed: birth date and sex, or what is wrong (POST: keeps it out of logs)."""
-    form = await request.form()
-    raw = str(form.get("id_number") or "")
-    ctx: dict[str, Any] = {"id": None, "error": None, "typed": raw.strip()}
-    if raw.strip():
-        try:
-            ctx["id"] = people.parse_id_number(raw)
-        except people.InvalidInput as exc:
-            ctx["error"] = exc.message_zh if _zh() else exc.message
-    return render(request, "cases/_idcheck.html", ctx)
-
-
-@router.get("/intake/materials")
-def intake_materials(
-    request: Request,
-    runtime: RuntimeDep,
-    actor: PageActor,
-    service_code: Annotated[str, Query(max_length=40)] = "",
-    channel: Annotated[str, Query(max_length=10)] = "window",
-) -> HTMLResponse:
-    """The materials checklist and the promised date of the chosen item (HTMX)."""
-    require_roles(actor, *ACTING)
-    ref = runtime.reference()
-    svc = ref.services.get(service_code)
-    due = None
-    limit = None
-    if svc is not None:
-        limit = rules.time_limit(svc.time_limit_days, svc.channel_limits, channel)
-        due = rules.due_at_intake(ref.calendar, runtime.today(), limit)
-    return render(
-        request,
-        "cases/_materials.html",
-        {
-            "svc": svc,
-            "due": due,
-            "material_names": ref.material_names,
-            "checked": [],
-            "limit": limit,
-        },
-    )
-
-
-@router.post("/intake")
-async def intake_submit(
-    request: Request, runtime: RuntimeDep, actor: PageActor, _csrf: CsrfDep
-) -> Response:
-    """Take the case; a repeated submit (same key) returns the same case."""
-    require_roles(actor, *ACTING)
-    form = await request.form()
-    values = {
-        k: str(form.get(k) or "")
-        for k in ("id_number", "name", "phone", "service_code", "channel", "note")
-    }
-    materials = [str(m) for m in form.getlist("materials")]
-    key = str(form.get("idempotency_key") or "") or None
-    errors: dict[str, str] = {}
-    message = None
-    try:
-        request_in = IntakeIn(
-            service_code=values["service_code"],
-            station_code=actor.unit or "",
-            channel=values["channel"],
-            applicant={
-                "id_number": values["id_number"],
-                "name": values["name"],
-                "phone": values["phone"],
-            },
-            materials=materials,
-            note=values["note"] or None,
-        )
-        with runtime.db.uow() as uow:
-            result = service.intake(
-                uow, runtime=runtime, actor=actor, request=request_in, idempotency_key=key
-            )
-        return RedirectResponse(f"/cases/{result.case.case_no}?done=intake", status_code=303)
-    except ValidationError as exc:
-        failure: DomainError = pydantic_errors(exc.errors())  # type: ignore[arg-type]
-        errors, message = field_errors(failure), error_message(failure)
-    except DomainError as exc:
-        errors, message = field_errors(exc), error_message(exc)
-    ctx = _intake_context(runtime, actor)
-    ctx.update(
-        values={**values, "materials": materials},
-        errors=_intake_fields(errors),
-        message=message,
-        idempotency_key=key or str(uuid.uuid4()),
-    )
-    return render(request, "cases/intake.html", ctx, status_code=422)
-
-
-def _intake_fields(errors: dict[str, str]) -> dict[str, str]:
-    # The service names applicant fields by their API path; the form's inputs are flat.
-    out: dict[str, str] = {}
-    for field, msg in errors.items():
-        name = field.removeprefix("applicant.")
-        if name.startswith("materials["):
-            name = "materials"
-        out.setdefault(name, msg)
-    return out
-
-
-def _action_labels() -> dict[str, str]:
-    zh = _zh()
-    labels = {a.value: (ACTION_LABELS_ZH[a] if zh else ACTION_LABELS_EN[a]) for a in Action}
-    labels["intake"] = "受理" if zh else "Intake"
-    labels["download"] = "下载到本机" if zh else "Downloaded"
-    return labels
-
-
-def _state_labels() -> dict[str, str]:
-    zh = _zh()
-    return {s.value: (STATE_LABELS_ZH[s] if zh else STATE_LABELS_EN[s]) for s in State}
-
-
-def _zh() -> bool:
-    from yibao.web.i18n import current_locale
-
-    return current_locale.get() == "zh_CN"
-
-
 # ---------------------------------------------------------------- one case
 
 
@@ -446,8 +279,8 @@ def _case_page(
             "outstanding": outstanding,
             "units": units,
             "complete_kinds": sorted(svc.complete_kinds) if svc else [],
-            "action_labels": _action_labels(),
-            "state_labels": _state_labels(),
+            "action_labels": action_labels(),
+            "state_labels": state_labels(),
             "needs_reason": {a.value for a in lifecycle.NEEDS_REASON},
             "can_reveal": actor.role in FULL_ID_ROLES,
             "message": message,
@@ -458,6 +291,7 @@ def _case_page(
             "kind_labels": KIND_LABELS,
             "channel_labels": CHANNEL_LABELS,
             "panels": shown_panels,
+            "unit_names": ref.unit_names,
         },
         status_code=status_code,
     )

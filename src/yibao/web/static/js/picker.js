@@ -1,0 +1,75 @@
+// The intake page's item picker: typing narrows the item list (progressive enhancement).
+//
+// Each <option> carries data-keys (pinyin initials, full pinyin, the Chinese name, the code
+// and the English name, separated by "|"), made by yibao.cases.picker.search_keys; the rule
+// is the same as picker.matches: the typed text, without spaces and in lower case, is part
+// of one key. Without this script the filter stays hidden and the plain <select> works.
+(function () {
+  "use strict";
+  const input = document.getElementById("item_filter");
+  const select = document.getElementById("service_code");
+  if (!input || !select) return;
+  const hint = document.getElementById("item_filter_hint");
+  input.hidden = false;
+  if (hint) hint.hidden = false;
+
+  const norm = (text) => text.replace(/\s+/g, "").toLowerCase();
+  const items = Array.from(select.options).filter((o) => o.value);
+  const placeholder = Array.from(select.options).find((o) => !o.value);
+
+  function matches(query, keys) {
+    return !query || keys.split("|").some((k) => norm(k).includes(query));
+  }
+
+  function visible() {
+    return items.filter((o) => !o.hidden);
+  }
+
+  function choose(option) {
+    if (!option || select.value === option.value) return;
+    select.value = option.value;
+    // HTMX loads the item's materials (and the 当场办结 button) on "change".
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  function narrow() {
+    const query = norm(input.value);
+    for (const o of items) o.hidden = !matches(query, o.dataset.keys || "");
+    if (placeholder) placeholder.hidden = Boolean(query);
+    const shown = visible();
+    // A narrowed list is drawn open, so the clerk sees what is left.
+    select.size = query ? Math.min(Math.max(shown.length, 2), 8) : 0;
+    if (query && shown.length && (select.selectedIndex < 0 || select.selectedOptions[0].hidden)) {
+      choose(shown[0]);
+    }
+    input.setAttribute("aria-invalid", query && !shown.length ? "true" : "false");
+  }
+
+  input.addEventListener("input", narrow);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === "ArrowDown") {
+      // Enter picks the first match instead of sending the form half filled.
+      event.preventDefault();
+      const shown = visible();
+      if (shown.length) choose(select.selectedOptions[0] && !select.selectedOptions[0].hidden ? select.selectedOptions[0] : shown[0]);
+      if (event.key === "ArrowDown") select.focus();
+      else {
+        select.size = 0;
+        const next = document.getElementById("channel");
+        (next || select).focus();
+      }
+    } else if (event.key === "Escape") {
+      input.value = "";
+      narrow();
+    }
+  });
+  select.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && select.size > 1) {
+      event.preventDefault();
+      select.size = 0;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+      const next = document.getElementById("channel");
+      if (next) next.focus();
+    }
+  });
+})();
