@@ -48,7 +48,7 @@ def test_each_item_can_be_found_by_pinyin_initials_characters_or_code(
     assert "城乡居民参保登记" in keys["resident_enrolment"]
     assert "resident_enrolment" in keys["resident_enrolment"]
     # Progressive enhancement: the filter box is there but hidden until the script runs.
-    assert re.search(r'<input type="search" id="item_filter" hidden', page)
+    assert re.search(r'<input type="search" id="item_filter" hidden tabindex="-1"', page)
     assert "/static/js/picker.js" in page
     script = client.get("/static/js/picker.js")
     assert script.status_code == 200 and "data-keys" in script.text

@@ -51,7 +51,8 @@
       // Enter picks the first match instead of sending the form half filled.
       event.preventDefault();
       const shown = visible();
-      if (shown.length) choose(select.selectedOptions[0] && !select.selectedOptions[0].hidden ? select.selectedOptions[0] : shown[0]);
+      const current = select.selectedOptions[0];
+      if (shown.length) choose(current && !current.hidden ? current : shown[0]);
       if (event.key === "ArrowDown") select.focus();
       else {
         select.size = 0;
@@ -63,11 +64,26 @@
       narrow();
     }
   });
+  // Typing on the list itself (where Tab lands) moves into the filter with that key, so the
+  // clerk tabs to the item and types "cbpz"; the filter box also takes Chinese (an IME).
   select.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && select.size > 1) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key.length === 1 && event.key.trim()) {
+      event.preventDefault();
+      input.value += event.key;
+      input.focus();
+      narrow();
+    } else if (event.key === "Backspace" && input.value) {
+      event.preventDefault();
+      input.value = input.value.slice(0, -1);
+      input.focus();
+      narrow();
+    } else if (event.key === "Escape" && input.value) {
+      input.value = "";
+      narrow();
+    } else if (event.key === "Enter" && select.size > 1) {
       event.preventDefault();
       select.size = 0;
-      select.dispatchEvent(new Event("change", { bubbles: true }));
       const next = document.getElementById("channel");
       if (next) next.focus();
     }
