@@ -17,7 +17,11 @@ def test_clerk_files_from_a_case_and_sees_it_everywhere(
     api: Api, browser: Callable[[str], Browser], clean: Node
 ) -> None:
     id_number = make_id()
-    body = intake_body(applicant={"id_number": id_number, "name": "周桂兰", "phone": "13700001111"})
+    body = intake_body(
+        service_code="inpatient_reimbursement",  # care elsewhere: the panel is shown
+        materials=["id_card"],
+        applicant={"id_number": id_number, "name": "周桂兰", "phone": "13700001111"},
+    )
     case = api("clerk_f01", "POST", "/api/v1/cases", json=body).json()
     clerk = browser("clerk_f01")
     page = clerk.get(f"/cases/{case['case_no']}")

@@ -24,7 +24,7 @@ from yibao.errors import (
     NotFound,
     ValidationFailed,
 )
-from yibao.filings import api, divisions, rules, service
+from yibao.filings import api, divisions, panel, rules, service
 from yibao.filings.models import Filing
 from yibao.filings.rules import Basis, Kind, State
 from yibao.filings.service import CancelIn, ChangeIn, FilingFilter, FilingIn
@@ -542,11 +542,16 @@ async def cancel(
 def person_filings_panel(
     session: Session, runtime: Runtime, actor: Actor, case: Case
 ) -> tuple[str, dict[str, Any]] | None:
-    """The applicant's filings on every case page, with a link to file one (prefilled)."""
+    """The applicant's filings, with a link to file one (prefilled), where they matter.
+
+    Which cases show it is ``filings.panel.shows_panel`` (docs/filings.md).
+    """
     if actor.role not in (Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR):
         return None
     rows = service.for_person(session, agency=actor.agency, id_number=case.applicant_id_number)
     ref, today = runtime.reference(), runtime.today()
+    if not panel.shows_panel(case.service_code, [(f.state, f.end_date) for f in rows], today):
+        return None
     shown = [service.filing_dict(f, ref, today) for f in rows[:10]]
     visible_nos = {f.filing_no for f in rows if actor.agency_wide or f.station_code == actor.unit}
     return (
