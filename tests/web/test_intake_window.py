@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.api.helpers import intake_body, make_id
-from tests.conftest import Node
+from tests.conftest import USERS, Node
 from tests.web.conftest import Browser
 from yibao.cases.models import Case, CaseEvent
 
@@ -179,3 +180,82 @@ def test_a_forward_names_the_unit_not_its_code(
     page = browser("clerk_f01").get(f"/cases/{case['case_no']}").text
     assert f"转办至: {name}" in page
     assert f"转办至: {unit}" not in page
+
+
+RAW = re.compile(
+    r"\b(YIBAO_\w+|BUREAU|clerk|station_master|bureau_officer|supervisor|auditor|admin"
+    r"|received|in_progress|materials_pending|forwarded|completed|rejected|withdrawn"
+    r"|holiday|workday|window|phone|online)\b"
+)
+SKIP = ("/api", "/static", "/healthz", "/docs", "/openapi", "/redoc", "/federation", "/lang")
+
+
+def _routes(routes: list[Any]) -> list[Any]:
+    """Every route, also those of included routers (FastAPI keeps those nested)."""
+    out: list[Any] = []
+    for route in routes:
+        nested = getattr(route, "original_router", None)
+        out.extend(_routes(nested.routes) if nested is not None else [route])
+    return out
+
+
+def _shown_text(page: str) -> str:
+    import html
+
+    page = re.sub(r"<script.*?</script>|<style.*?</style>", " ", page, flags=re.S)
+    shown = " ".join(re.findall(r'(?:title|placeholder|aria-label)="([^"]*)"', page))
+    return html.unescape(re.sub(r"<[^>]+>", " ", page)) + " " + shown
+
+
+def test_no_raw_code_or_configuration_name_on_any_page(
+    client: TestClient, login, browser, clean: Node
+) -> None:
+    h = login("clerk_f01")
+    made = [
+        client.post("/api/v1/cases", json=intake_body(channel=ch, **over), headers=h).json()
+        for ch, over in (
+            ("phone", {"service_code": "outpatient_reimbursement", "materials": ["id_card"]}),
+            ("window", {"complete_now": True}),
+            ("online", {}),
+        )
+    ]
+    forward = {"action": "forward", "version": 1, "to_unit": "bureau"}
+    r = client.post(f"/api/v1/cases/{made[0]['case_no']}/actions", json=forward, headers=h)
+    assert r.status_code == 200, r.text
+    paths = sorted(
+        {
+            route.path
+            for route in _routes(client.app.routes)  # type: ignore[attr-defined]
+            if "GET" in (getattr(route, "methods", None) or ())
+            and "{" not in route.path
+            and not route.path.startswith(SKIP)
+            and route.path != "/logout"
+        }
+    )
+    paths += [f"/cases/{c['case_no']}{tail}" for c in made for tail in ("", "/receipt")]
+    seen: set[tuple[str, str]] = set()
+    found: list[tuple[str, str, list[str]]] = []
+    for user in ("clerk_f01", "master_f01", "officer", "supervisor", "auditor", "admin"):
+        b = browser(user)
+        for path in paths:
+            r = b.get(path)
+            assert r.status_code < 500, (user, path)
+            if "text/html" not in r.headers.get("content-type", "") or r.status_code != 200:
+                continue
+            seen.add((user, path))
+            text = _shown_text(r.text)
+            for name, _role, _station in USERS:  # user names are shown, and some read as roles
+                text = text.replace(name, "")
+            if user == "admin":
+                # The administrator manages stations by their codes (yibao user create --station).
+                text = text.replace("BUREAU", "")
+            hits = sorted(set(RAW.findall(text)))
+            if hits:
+                found.append((user, path, hits))
+    assert found == [], "\n".join(map(str, found))
+    # The pages that used to show a code: the transfer board (YIBAO_PEERS_FILE), a forwarded
+    # case (BUREAU), a phone case and the receipts.
+    assert ("officer", "/transfers") in seen
+    assert ("clerk_f01", f"/cases/{made[0]['case_no']}") in seen
+    assert ("clerk_f01", f"/cases/{made[1]['case_no']}/receipt") in seen
+    assert len(seen) > 20

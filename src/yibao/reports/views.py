@@ -234,7 +234,10 @@ def overview_page(
     context.update(
         export_url="/overview.xlsx?" + urlencode(query),
         chart={
-            "codes": [r.code for r in overview.rows],
+            # Short axis labels: station numbers, and the bureau hall by its kind (not BUREAU).
+            "codes": [
+                i18n.gettext("Bureau hall") if r.kind == "bureau" else r.code for r in overview.rows
+            ],
             "names": [r.name for r in overview.rows],
             "intake": [r.measures.intake for r in overview.rows],
             "open": [r.measures.open for r in overview.rows],
