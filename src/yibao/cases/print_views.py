@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from yibao.accounts.rules import Actor
-from yibao.cases import printables, service
+from yibao.cases import printables, printables_pdf, service
 from yibao.cases.models import CaseEvent
 from yibao.errors import Forbidden, NotFound
 from yibao.runtime import Runtime
@@ -112,7 +112,7 @@ def receipt_page(request: Request, case_no: str, actor: PageActor, runtime: Runt
 def receipt_pdf(request: Request, case_no: str, actor: PageActor, runtime: RuntimeDep) -> Response:
     """The intake receipt as a PDF (always Chinese)."""
     data = _document(request, runtime, actor, case_no, "receipt")
-    return _pdf(request, data, printables.receipt_pdf, "receipt")
+    return _pdf(request, data, printables_pdf.receipt_pdf, "receipt")
 
 
 @router.get("/cases/{case_no}/notice")
@@ -127,7 +127,7 @@ def notice_page(request: Request, case_no: str, actor: PageActor, runtime: Runti
 def notice_pdf(request: Request, case_no: str, actor: PageActor, runtime: RuntimeDep) -> Response:
     """The one-time notice as a PDF (always Chinese)."""
     data = _document(request, runtime, actor, case_no, "notice")
-    return _pdf(request, data, printables.notice_pdf, "notice")
+    return _pdf(request, data, printables_pdf.notice_pdf, "notice")
 
 
 def _public_url(request: Request, configured: str, case_no: str) -> str:
