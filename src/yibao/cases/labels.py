@@ -6,6 +6,10 @@ labels; a page never shows a raw code to staff.
 
 from __future__ import annotations
 
+from typing import Any
+
+from jinja2 import pass_context
+
 from yibao.cases.lifecycle import (
     ACTION_LABELS_EN,
     ACTION_LABELS_ZH,
@@ -51,3 +55,20 @@ def state_labels() -> dict[str, str]:
     """The label of every state in this request's language."""
     zh = is_zh()
     return {s.value: (STATE_LABELS_ZH[s] if zh else STATE_LABELS_EN[s]) for s in State}
+
+
+@pass_context
+def unit_name(context: Any, code: str) -> str:
+    """A station code as staff read it: the station's name (the bureau hall's, for BUREAU)."""
+    request = context.get("request")
+    if request is None:
+        return str(code)
+    return str(request.app.state.runtime.reference().unit_names.get(str(code), str(code)))
+
+
+def register_template_filters() -> None:
+    """``case_action`` and ``unit_name``: other slices' pages show codes through these."""
+    from yibao.web.templating import register_filter
+
+    register_filter("case_action", lambda code: action_labels().get(str(code), str(code)))
+    register_filter("unit_name", unit_name)

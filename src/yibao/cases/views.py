@@ -11,11 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import pass_context
 from pydantic import ValidationError
 
 from yibao.accounts.rules import FULL_ID_ROLES, Actor, Role
-from yibao.cases import intake_views, lifecycle, panels, present, queries, service
+from yibao.cases import intake_views, labels, lifecycle, panels, present, queries, service
 from yibao.cases.labels import CHANNEL_LABELS, KIND_LABELS, action_labels, state_labels
 from yibao.cases.queries import CaseFilter, Order
 from yibao.cases.schemas import CHANNELS, ActionIn
@@ -38,25 +37,10 @@ from yibao.web.pages import (
     render,
     require_roles,
 )
-from yibao.web.templating import register_filter
 
 router = APIRouter(include_in_schema=False)
 router.include_router(intake_views.router)
-# Other pages name a case action or a unit by its code: show its label or name instead.
-register_filter("case_action", lambda code: action_labels().get(str(code), str(code)))
-
-
-@pass_context
-def _unit_name(context: Any, code: str) -> str:
-    """A station code as staff read it: the station's name (the bureau hall's, for BUREAU)."""
-    request = context.get("request")
-    if request is None:
-        return str(code)
-    runtime: Runtime = request.app.state.runtime
-    return runtime.reference().unit_names.get(str(code), str(code))
-
-
-register_filter("unit_name", _unit_name)
+labels.register_template_filters()
 
 PAGE_SIZE = 30
 ACTING = (Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER)
