@@ -66,9 +66,24 @@ def unit_name(context: Any, code: str) -> str:
     return str(request.app.state.runtime.reference().unit_names.get(str(code), str(code)))
 
 
+@pass_context
+def unit_code(context: Any, code: str) -> str:
+    """A station's number where a table lists many (F01); none for the bureau hall (BUREAU).
+
+    Station numbers are what staff call the stations by; the bureau hall's code is a word of
+    configuration, so it goes by its name alone.
+    """
+    request = context.get("request")
+    if request is None:
+        return str(code)
+    kind = request.app.state.runtime.reference().units.get(str(code))
+    return "" if kind == "bureau" else str(code)
+
+
 def register_template_filters() -> None:
-    """``case_action`` and ``unit_name``: other slices' pages show codes through these."""
+    """``case_action``, ``unit_name``, ``unit_code``: other slices' pages show codes with these."""
     from yibao.web.templating import register_filter
 
+    register_filter("unit_code", unit_code)
     register_filter("case_action", lambda code: action_labels().get(str(code), str(code)))
     register_filter("unit_name", unit_name)
