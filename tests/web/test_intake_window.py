@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from tests.api.helpers import intake_body, make_id
 from tests.conftest import USERS, Node
 from tests.web.conftest import Browser
+from tests.web.test_printables import pdf_text
 from yibao.cases.models import Case, CaseEvent
 
 OPTION = re.compile(r'<option value="([a-z_]+)" data-keys="([^"]*)"')
@@ -116,7 +117,11 @@ def test_take_and_complete_in_one_step_from_the_page(
     assert re.search(r"<th scope=\"row\">办结人</th><td>clerk_f01</td>", receipt)
     assert re.search(r"<th scope=\"row\">当前状态</th><td>已办结</td>", receipt)
     assert "承诺办结日期" not in receipt and "Promised date" not in receipt
-    assert b.get(f"/cases/{case_no}/receipt.pdf").status_code == 200
+    pdf = b.get(f"/cases/{case_no}/receipt.pdf")
+    assert pdf.status_code == 200
+    text = pdf_text(pdf.content)
+    assert "办结时间2026年9月29日10:00" in text and "办结人clerk_f01" in text
+    assert "当前状态已办结" in text and "承诺办结日期" not in text
     with clean.runtime.db.session() as s:
         assert s.scalar(select(func.count(CaseEvent.id))) == 2
 
