@@ -42,7 +42,9 @@
     if (query && shown.length && (select.selectedIndex < 0 || select.selectedOptions[0].hidden)) {
       choose(shown[0]);
     }
-    input.setAttribute("aria-invalid", query && !shown.length ? "true" : "false");
+    // Only a query that finds nothing is marked (a "valid" mark would colour every keystroke).
+    if (query && !shown.length) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
   }
 
   input.addEventListener("input", narrow);
