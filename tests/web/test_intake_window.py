@@ -65,8 +65,10 @@ def test_a_clerks_most_used_items_come_first(
         assert client.post("/api/v1/cases", json=body, headers=h).status_code == 201
     body = intake_body(service_code="chronic_disease_recognition", materials=["id_card"])
     assert client.post("/api/v1/cases", json=body, headers=h).status_code == 201
-    mine = [code for code, _k in options(browser("clerk_f01").get("/intake").text)]
+    page = browser("clerk_f01").get("/intake").text
+    mine = [code for code, _k in options(page)]
     assert mine[:2] == ["inpatient_reimbursement", "chronic_disease_recognition"]
+    assert page.count("★ 常办") == 2  # marked, so the order explains itself
     # The rest keep the catalogue order.
     assert mine[2:4] == ["resident_enrolment", "employee_enrolment"]
     # Another clerk's history is not mine: the catalogue order.
