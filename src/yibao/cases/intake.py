@@ -52,7 +52,7 @@ def intake(
     request: IntakeIn,
     idempotency_key: str | None = None,
 ) -> IntakeResult:
-    """Take a new case at a station; the case and its first event commit together."""
+    """Take a new case at a station (and complete it, with ``complete_now``); one commit."""
     if actor.role not in (Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER):
         raise Forbidden(f"the role '{actor.role.value}' cannot take cases")
     ref = runtime.reference()
