@@ -14,7 +14,7 @@ from tests.api.helpers import intake_body
 from tests.conftest import Node
 from yibao.audit.models import AuditRecord
 from yibao.cases.models import Case
-from yibao.visits import service
+from yibao.visits import planning
 from yibao.visits.models import Visit
 
 TODAY = date(2026, 9, 29)  # Tuesday; 10/1-10/7 off, Sat 10/10 worked
@@ -380,7 +380,7 @@ def test_backlog_waits_for_the_next_visits_of_the_village(api, vnode: Node) -> N
     # Past demand (the planner's weights): linked and same-day cases count for 青峰村; a day
     # without a visit is shared among the station's four villages.
     with vnode.runtime.db.session() as session:
-        demand = service.demand(
+        demand = planning.demand(
             session, runtime=vnode.runtime, since=TODAY - timedelta(days=89), until=TODAY
         )
     assert demand == {
@@ -400,8 +400,13 @@ def test_villages_not_visited_for_30_days(api, vnode: Node) -> None:  # type: ig
     assert ("青峰镇", "青峰村") in never and ("朱沱镇", "涨谷村") in never
     assert ("五间镇", "新建村") not in never  # served by its village station, not a mobile team
     assert len(never) == 66
-    plan(api)
+    today = plan(api)
     plan(api, village="石笋村", date=AFTER_HOLIDAY.isoformat())
+    stale = {s["village"]: s for s in api("officer", "GET", "/api/v1/visits/stale-villages").json()}
+    # Planned for today is not visited: the village stays, with today as its next visit.
+    assert stale["青峰村"]["next_visit"] == TODAY.isoformat()
+    r = api("clerk_m01", "POST", f"/api/v1/visits/{today['id']}/done", json={"version": 1})
+    assert r.status_code == 200, r.text
     stale = {s["village"]: s for s in api("officer", "GET", "/api/v1/visits/stale-villages").json()}
     assert "青峰村" not in stale
     assert (

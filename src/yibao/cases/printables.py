@@ -213,7 +213,7 @@ def _next_visit(case: Case, state: State, ref: Reference, today: date) -> dict[s
     session = object_session(case)
     if session is None:
         return None
-    from yibao.visits.service import next_visit_for_case
+    from yibao.visits.citizens import next_visit_for_case
 
     return next_visit_for_case(session, ref=ref, today=today, case=case)
 

@@ -64,7 +64,7 @@ def public_status(
             .limit(1)
         )
     from yibao.ratings.service import public_rating
-    from yibao.visits.service import next_visit_for_case
+    from yibao.visits.citizens import next_visit_for_case
 
     return {
         "case_no": case.case_no,

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from yibao.cases import present
 from yibao.errors import ValidationFailed
-from yibao.visits import planner, rules, service
+from yibao.visits import attention, citizens, planner, planning, rules, service
 from yibao.visits.service import (
     PlanConfirmIn,
     PlanIn,
@@ -91,7 +91,7 @@ def backlog(
 ) -> list[dict[str, Any]]:
     """Each planned visit of the next ``days`` days, with its village's cases that wait for
     materials (ID numbers masked)."""
-    rows = service.backlog(session, runtime=runtime, actor=actor, days=days)
+    rows = attention.backlog(session, runtime=runtime, actor=actor, days=days)
     towns = service.town_names(session, agency=runtime.agency)
     ref, today = runtime.reference(), runtime.today()
     return [
@@ -122,7 +122,7 @@ def stale_villages(
             "days_since": s.days_since,
             "next_visit": s.next_visit.isoformat() if s.next_visit else None,
         }
-        for s in service.stale_villages(session, runtime=runtime, actor=actor, days=days)
+        for s in attention.stale_villages(session, runtime=runtime, actor=actor, days=days)
     ]
 
 
@@ -165,7 +165,7 @@ def proposal_dict(proposal: planner.Proposal, towns: dict[str, str]) -> dict[str
 @router.post("/plan")
 def plan(body: PlanIn, runtime: RuntimeDep, actor: ActorDep, session: SessionDep) -> dict[str, Any]:
     """Propose an itinerary for a period (supervisors; nothing is written)."""
-    proposal = service.propose(session, runtime=runtime, actor=actor, request=body)
+    proposal = planning.propose(session, runtime=runtime, actor=actor, request=body)
     return proposal_dict(proposal, service.town_names(session, agency=runtime.agency))
 
 
@@ -248,9 +248,11 @@ def public_visits(
     towns = service.town_names(session, agency=runtime.agency)
     if village is not None or _wants_json(request):
         try:
-            visits = service.next_visits(session, runtime=runtime, village=village or "", town=town)
+            visits = citizens.next_visits(
+                session, runtime=runtime, village=village or "", town=town
+            )
             ref = runtime.reference()
-            items = [service.public_visit(v, ref, towns) for v in visits]
+            items = [citizens.public_visit(v, ref, towns) for v in visits]
         except ValidationFailed as exc:
             error = exc
     if _wants_json(request):

@@ -14,7 +14,7 @@ from yibao.accounts.rules import Actor, Role
 from yibao.cases import present
 from yibao.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from yibao.runtime import Runtime
-from yibao.visits import planner, rules, service
+from yibao.visits import attention, planner, planning, rules, service
 from yibao.visits.rules import VisitState
 from yibao.visits.service import (
     PlanConfirmIn,
@@ -147,7 +147,7 @@ def visits_page(
             except ValidationFailed as exc:
                 errors = field_errors(exc)
         visits = [service.visit_dict(v, ref, towns, today=today) for v in rows]
-        upcoming = service.backlog(session, runtime=runtime, actor=actor)
+        upcoming = attention.backlog(session, runtime=runtime, actor=actor)
         backlog = [
             {
                 "visit": service.visit_dict(r.visit, ref, towns, today=today),
@@ -156,7 +156,7 @@ def visits_page(
             for r in upcoming
             if r.cases
         ]
-        stale = service.stale_villages(session, runtime=runtime, actor=actor)
+        stale = attention.stale_villages(session, runtime=runtime, actor=actor)
         by_town = _by_town(session, stations, towns, visits, today) if towns_view else []
     days = [monday + timedelta(days=i) for i in range(7)]
     context = {
@@ -201,7 +201,9 @@ def _by_town(
     today: date,
 ) -> list[dict[str, Any]]:
     """Towns → villages, each with its last visit and the planned ones ahead."""
-    last = service.last_visits(session, agency=stations[0].agency, before=today) if stations else {}
+    last = (
+        attention.last_visits(session, agency=stations[0].agency, before=today) if stations else {}
+    )
     out: dict[str, dict[str, Any]] = {}
     for s in stations:
         if not s.town_code:
@@ -237,7 +239,7 @@ def _by_town(
 def _new_context(runtime: Runtime, actor: Actor) -> dict[str, Any]:
     with runtime.db.session() as session:
         stations = service.mobile_stations(session, agency=actor.agency)
-        teams = service.default_teams(session, agency=actor.agency)
+        teams = planning.default_teams(session, agency=actor.agency)
     return {
         **_common(runtime),
         "stations": [
@@ -278,7 +280,7 @@ async def create_visit(
         team = _team(values["team"])
         if not team:
             with runtime.db.session() as session:
-                team = service.default_teams(session, agency=actor.agency).get(station_code, [])
+                team = planning.default_teams(session, agency=actor.agency).get(station_code, [])
         body = VisitIn(
             station_code=station_code,
             village=village,
@@ -340,7 +342,7 @@ def _plan_in(raw: dict[str, str], today: date) -> tuple[PlanIn | None, dict[str,
         return None, errors
     try:
         plan = PlanIn(date_from=start, date_to=end, interval_days=interval, capacity=capacity)
-        service.check_plan_input(plan, today)
+        planning.check_plan_input(plan, today)
     except ValidationError as exc:
         found = field_errors(pydantic_errors(exc.errors()))  # type: ignore[arg-type]
         names = {"interval_days": "interval", "date_from": "from", "date_to": "to"}
@@ -443,7 +445,7 @@ def plan_page(
     }
     if date_from is not None:
         with runtime.db.session() as session:
-            proposal = service.propose(session, runtime=runtime, actor=actor, request=plan)
+            proposal = planning.propose(session, runtime=runtime, actor=actor, request=plan)
         ctx.update(
             _plan_context(
                 runtime,
@@ -508,7 +510,7 @@ async def plan_submit(
     if action == "confirm" and not row_errors:
         try:
             with runtime.db.session() as session:
-                teams = service.default_teams(session, agency=actor.agency)
+                teams = planning.default_teams(session, agency=actor.agency)
             body = PlanConfirmIn(
                 visits=[
                     VisitIn(
@@ -542,7 +544,9 @@ async def plan_submit(
         for r in kept
     ]
     with runtime.db.session() as session:
-        check = service.review(session, runtime=runtime, actor=actor, request=plan, visits=proposed)
+        check = planning.review(
+            session, runtime=runtime, actor=actor, request=plan, visits=proposed
+        )
     ctx["form"] = {
         "from": plan.date_from.isoformat(),
         "to": plan.date_to.isoformat(),
@@ -596,7 +600,7 @@ def _visit_page(
         ]
         waiting: list[dict[str, Any]] = []
         if visit.state == VisitState.PLANNED.value and visit.visit_date >= today:
-            for row in service.backlog(session, runtime=runtime, actor=actor, days=92):
+            for row in attention.backlog(session, runtime=runtime, actor=actor, days=92):
                 if row.visit.id == visit.id:
                     waiting = [present.case_dict(c, ref, today) for c in row.cases]
         station = next(
