@@ -806,10 +806,12 @@ def trips_saved(
 
     Each completed case counts in the one-visit rate; a case completed where it was taken, at
     a station other than the bureau hall, counts one trip saved, with the distance and time of
-    its visit's village when it was taken on a visit, else of its station's town. Bureau
-    officers and supervisors see every station; a station's staff see their own.
+    its visit's village when it was taken on a visit, else of a village station's own
+    village, else of its station's town. Bureau officers and supervisors see every station;
+    a station's staff see their own.
     """
     from yibao.visits.models import Village, Visit
+    from yibao.visits.rules import home_village
 
     if not actor.sees_cases:
         raise Forbidden(f"the role '{actor.role.value}' has no access to case data")
@@ -871,7 +873,11 @@ def trips_saved(
             trips = int(here) if station.kind != "bureau" else 0
             way: tuple[float, float] | None = None
             place_town = station.town_code
-            village = villages.get((v_town, v_name)) if v_town else None
+            home = home_village(station.kind, station.villages or [], station.address)
+            if v_town:
+                village = villages.get((v_town, v_name))
+            else:  # a village station's cases come from its own village, not its town centre
+                village = villages.get((station.town_code or "", home)) if home else None
             if v_town:
                 place_town = v_town
             if village is not None and village.distance_km is not None:

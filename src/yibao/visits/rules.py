@@ -126,3 +126,12 @@ def merge_demand(*parts: Mapping[Key, float]) -> dict[Key, float]:
         for k, v in part.items():
             out[k] = out.get(k, 0.0) + v
     return out
+
+
+def home_village(kind: str, villages: Sequence[str], address: str | None) -> str | None:
+    """The village a village station stands in: the one of its villages its address names,
+    else the first it serves; None for other kinds (their way is their town's)."""
+    if kind != "village" or not villages:
+        return None
+    named = [v for v in villages if address and v in address]
+    return named[0] if named else villages[0]
