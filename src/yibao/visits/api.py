@@ -241,8 +241,11 @@ def public_visits(
     session: SessionDep,
     village: Text = None,
     town: Text = None,
+    q: Text = None,
 ) -> Response:
-    """The next visits of mobile stations to a village; no login. JSON for clients."""
+    """The next visits of mobile stations to a village; no login. JSON for clients.
+
+    The page lets a citizen choose the town first, or search a village by name."""
     error: ValidationFailed | None = None
     items: list[dict[str, Any]] = []
     towns = service.town_names(session, agency=runtime.agency)
@@ -259,19 +262,30 @@ def public_visits(
         if error is not None:
             return domain_problem(error)
         return JSONResponse({"village": village, "items": items})
+    every = [
+        (v.town_code, towns.get(v.town_code, v.town_code), v.name)
+        for v in service.list_villages(session, agency=runtime.agency)
+    ]
+    town_options = list(dict.fromkeys((code, name) for code, name, _v in every))
+    chosen = rules.village_choice(every, town=town, query=q)
     villages: dict[str, list[str]] = {}
-    for v in service.list_villages(session, agency=runtime.agency):
-        villages.setdefault(towns.get(v.town_code, v.town_code), []).append(v.name)
+    for _code, town_name, name in chosen:
+        villages.setdefault(town_name, []).append(name)
     return templates.TemplateResponse(
         request,
         "visits/public.html",
         {
             "village": village or "",
             "town": town or "",
+            "q": q or "",
             "items": items,
             "asked": village is not None,
             "message": error.errors[0].message_zh if error is not None else None,
             "villages": villages,
+            "towns": town_options,
+            "matches": chosen if (town or q) and village is None else [],
+            "searched": bool(town or q) and village is None,
+            "estimated": any(i["estimated"] for i in items),
         },
         status_code=422 if error is not None else 200,
     )

@@ -74,6 +74,7 @@ def public_visit(visit: Visit, ref: Reference, towns: Mapping[str, str]) -> dict
         "town_code": visit.town_code,
         "town_name": towns.get(visit.town_code, visit.town_code),
         "station_name": ref.unit_names.get(visit.station_code, visit.station_code),
+        "estimated": not ref.calendar.is_official(visit.visit_date.year),
     }
 
 

@@ -135,3 +135,19 @@ def home_village(kind: str, villages: Sequence[str], address: str | None) -> str
         return None
     named = [v for v in villages if address and v in address]
     return named[0] if named else villages[0]
+
+
+def village_choice(
+    villages: Sequence[tuple[str, str, str]], *, town: str | None, query: str | None
+) -> list[tuple[str, str, str]]:
+    """The villages (town code, town name, village) a citizen picks from: those of the town
+    chosen first (by code or name), narrowed by a search on the village's or town's name."""
+    town = (town or "").strip()
+    words = (query or "").split()
+    out = []
+    for code, town_name, name in villages:
+        if town and town not in (code, town_name):
+            continue
+        if all(w in name or w in town_name for w in words):
+            out.append((code, town_name, name))
+    return out

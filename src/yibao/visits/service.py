@@ -276,6 +276,8 @@ def visit_dict(
         "reason": visit.reason,
         "note": visit.note,
         "working_day": ref.calendar.is_working_day(visit.visit_date),
+        # A year without an official schedule: its days off are an estimate.
+        "estimated": not ref.calendar.is_official(visit.visit_date.year),
         "version": visit.version,
         "created_at": visit.created_at.isoformat(),
         "updated_at": visit.updated_at.isoformat(),

@@ -157,6 +157,17 @@ def visits_page(
             if r.cases
         ]
         stale = attention.stale_villages(session, runtime=runtime, actor=actor)
+        to_close: list[dict[str, Any]] = []
+        to_move: list[dict[str, Any]] = []
+        if actor.role is Role.SUPERVISOR:
+            to_close = [
+                service.visit_dict(v, ref, towns, today=today)
+                for v in attention.past_planned(session, runtime=runtime, actor=actor)
+            ]
+            to_move = [
+                service.visit_dict(v, ref, towns, today=today)
+                for v in attention.on_days_off(session, runtime=runtime, actor=actor)
+            ]
         by_town = _by_town(session, stations, towns, visits, today) if towns_view else []
     days = [monday + timedelta(days=i) for i in range(7)]
     context = {
@@ -167,6 +178,7 @@ def visits_page(
             {
                 "date": d,
                 "working": ref.calendar.is_working_day(d),
+                "estimated": not ref.calendar.is_official(d.year),
                 "visits": [v for v in visits if v["date"] == d.isoformat()],
             }
             for d in days
@@ -185,6 +197,8 @@ def visits_page(
         "backlog_days": rules.DEFAULT_BACKLOG_DAYS,
         "stale": stale,
         "stale_days": rules.DEFAULT_STALE_DAYS,
+        "to_close": to_close,
+        "to_move": to_move,
         "town_names": towns,
         "by_town": by_town,
         "can_plan": actor.role is Role.SUPERVISOR,
@@ -402,6 +416,7 @@ def _rows(proposal: planner.Proposal, ref: Any) -> list[dict[str, Any]]:
             "weekday": v.day.weekday(),
             "keep": True,
             "working": ref.calendar.is_working_day(v.day),
+            "estimated": not ref.calendar.is_official(v.day.year),
         }
         for i, v in enumerate(proposal.visits)
     ]
@@ -503,6 +518,7 @@ async def plan_submit(
                 "weekday": day.weekday() if day else None,
                 "keep": form.get(f"k{i}") is not None,
                 "working": ref.calendar.is_working_day(day) if day else True,
+                "estimated": day is not None and not ref.calendar.is_official(day.year),
             }
         )
     kept = [r for r in rows if r["keep"] and r["i"] not in row_errors]
@@ -632,6 +648,7 @@ def _visit_page(
             "message_kind": message_kind,
             "errors": errors or {},
             "failed": failed,
+            "move": request.query_params.get("move") == "1",
             "done": request.query_params.get("done"),
         },
         status_code=status_code,
