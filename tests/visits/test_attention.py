@@ -135,3 +135,18 @@ def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, v
             uow.session.execute(text("DELETE FROM calendar_years WHERE year = 2027"))
             uow.commit()
         vnode.runtime.invalidate()
+
+
+def test_the_plan_page_flags_each_estimated_date(browser, vnode: Node) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    vnode.clock.now = FIXED_NOW + timedelta(days=83)  # 2026-12-21
+    try:
+        r = browser("supervisor").get("/visits/plan?from=2026-12-21&to=2027-01-15&interval=7")
+        assert r.status_code == 200, r.text
+        rows = re.findall(r'name="d\d+" value="([^"]+)"(.*?)</td>', r.text, re.S)
+        assert rows and any(d.startswith("2027") for d, _ in rows)
+        for day, cell in rows:
+            assert ('class="badge light-yellow estimated"' in cell) == day.startswith("2027"), day
+    finally:
+        vnode.clock.now = FIXED_NOW
