@@ -4,6 +4,7 @@ and the estimated flag on dates of a year without an official schedule."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -60,6 +61,9 @@ def test_past_planned_visits_are_listed_until_closed(api, browser, vnode: Node) 
         assert (
             f'href="/visits/{made["id"]}"' in listed and f'href="/visits/{missed["id"]}"' in listed
         )
+        listed_api = api("supervisor", "GET", "/api/v1/visits/past-planned").json()
+        assert [v["village"] for v in listed_api] == ["青峰村", "石笋村"]
+        assert api("auditor", "GET", "/api/v1/visits/past-planned").status_code == 403
         # Station staff do not get the supervisor's list.
         assert 'id="to-close"' not in browser("clerk_m01").get("/visits").text
 
@@ -118,6 +122,8 @@ def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, v
         page = sup.get("/visits").text
         listed = section(page, "days-off")
         assert "安排在休息日的到访" in page
+        off = api("supervisor", "GET", "/api/v1/visits/on-days-off").json()
+        assert [(v["id"], v["date"]) for v in off] == [(visit["id"], NEW_YEAR.isoformat())]
         assert f'href="/visits/{visit["id"]}?move=1#change"' in listed and "青峰村" in listed
         moving = sup.get(f"/visits/{visit['id']}?move=1").text
         assert '<details id="change" open>' in moving
@@ -138,8 +144,6 @@ def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, v
 
 
 def test_the_plan_page_flags_each_estimated_date(browser, vnode: Node) -> None:  # type: ignore[no-untyped-def]
-    import re
-
     vnode.clock.now = FIXED_NOW + timedelta(days=83)  # 2026-12-21
     try:
         r = browser("supervisor").get("/visits/plan?from=2026-12-21&to=2027-01-15&interval=7")

@@ -126,6 +126,20 @@ def stale_villages(
     ]
 
 
+@router.get("/past-planned")
+def past_planned(runtime: RuntimeDep, actor: ActorDep, session: SessionDep) -> list[dict[str, Any]]:
+    """Visits of past days still only planned: to report done or cancel with a reason."""
+    rows = attention.past_planned(session, runtime=runtime, actor=actor)
+    return [_visit(runtime, session, v) for v in rows]
+
+
+@router.get("/on-days-off")
+def on_days_off(runtime: RuntimeDep, actor: ActorDep, session: SessionDep) -> list[dict[str, Any]]:
+    """Planned visits that fall on a day off of the current calendar: to move."""
+    rows = attention.on_days_off(session, runtime=runtime, actor=actor)
+    return [_visit(runtime, session, v) for v in rows]
+
+
 def proposal_dict(proposal: planner.Proposal, towns: dict[str, str]) -> dict[str, Any]:
     """A planner proposal as JSON."""
     return {
