@@ -387,6 +387,8 @@ def _station_page(
         "name": station.name,
         "master": station.master or "",
         "address": station.address or "",
+        "opening_hours": station.opening_hours or "",
+        "phone": station.phone or "",
         "active": station.active,
     }
     return render(
@@ -418,6 +420,8 @@ def station_save(
     name: Annotated[str, Form()] = "",
     master: Annotated[str, Form()] = "",
     address: Annotated[str, Form()] = "",
+    opening_hours: Annotated[str | None, Form()] = None,
+    phone: Annotated[str | None, Form()] = None,
     active: Annotated[str, Form()] = "",
 ) -> Response:
     """Save a station; the cached reference data reloads so every page sees the change."""
@@ -431,12 +435,21 @@ def station_save(
                 name=name,
                 master=master,
                 address=address,
+                opening_hours=opening_hours,
+                phone=phone,
                 active=bool(active),
             )
     except NotFound:
         return _not_found(request)
     except ValidationFailed as exc:
-        form = {"name": name, "master": master, "address": address, "active": bool(active)}
+        form = {
+            "name": name,
+            "master": master,
+            "address": address,
+            "opening_hours": opening_hours or "",
+            "phone": phone or "",
+            "active": bool(active),
+        }
         return _station_page(
             request,
             actor,

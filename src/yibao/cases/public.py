@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -10,11 +11,24 @@ from sqlalchemy.orm import Session
 
 from yibao.cases import lifecycle
 from yibao.cases.lifecycle import State
+from yibao.cases.lookup import citizen_case
 from yibao.cases.models import Case, CaseEvent
 from yibao.cases.present import case_timing
-from yibao.errors import NotFound
 from yibao.people.rules import mask_name
 from yibao.runtime import Runtime
+from yibao.stations import rules as station_rules
+from yibao.stations.models import Station
+from yibao.visits.citizens import next_visit_for_case
+
+__all__ = [
+    "NEXT_STEP_ZH",
+    "PUBLIC_SECTIONS",
+    "citizen_case",
+    "page_context",
+    "public_status",
+    "register_page_context",
+    "register_section",
+]
 
 NEXT_STEP_ZH: dict[State, str] = {
     State.RECEIVED: "您的申请已受理，请等待办理，无需再跑。",
@@ -27,23 +41,53 @@ NEXT_STEP_ZH: dict[State, str] = {
 }
 
 
-def citizen_case(session: Session, *, agency: str, case_no: str, id_tail: str) -> Case:
-    """The case a citizen names by its number and the last 4 of the ID number.
+# A section another slice adds to the citizen's view (the rating): (session, runtime, case) →
+# a JSON-able value. The case package does not import those slices (ratings builds on cases).
+PublicSection = Callable[[Session, Runtime, Case], Any]
 
-    The same NotFound for an unknown case, a malformed number and a wrong tail; the tail is
-    compared in constant time, with the same work whether or not the case exists.
-    """
-    not_found = NotFound("no case matches this number and ID tail")
-    number = (case_no or "").strip()
-    # Digits (or a laptop's L + digits): anything else, a NUL included, names no case.
-    if not (1 <= len(number) <= 20 and number.isascii() and number.isalnum()):
-        raise not_found
-    tail = (id_tail or "").strip().upper()
-    case = session.scalar(select(Case).where(Case.agency == agency, Case.case_no == number))
-    expected = case.applicant_id_tail if case is not None else "\x00\x00\x00\x00"
-    if not hmac.compare_digest(expected.encode(), tail.encode()) or case is None:
-        raise not_found
-    return case
+PUBLIC_SECTIONS: dict[str, PublicSection] = {}
+
+
+def register_section(name: str, section: PublicSection) -> None:
+    """Add ``name`` to every citizen's view (registering the same name again replaces it)."""
+    PUBLIC_SECTIONS[name] = section
+
+
+# What a slice adds to the phone page's template once the tail matched (the rating form's
+# token): (runtime, case number, ID tail) → template variables.
+PageContext = Callable[[Runtime, str, str], dict[str, Any]]
+
+PAGE_CONTEXT: list[PageContext] = []
+
+
+def register_page_context(extra: PageContext) -> None:
+    """Add template variables to the citizen's page (registering twice is harmless)."""
+    if extra not in PAGE_CONTEXT:
+        PAGE_CONTEXT.append(extra)
+
+
+def page_context(runtime: Runtime, *, case_no: str, id_tail: str) -> dict[str, Any]:
+    """The template variables every registered slice adds to a citizen's page."""
+    out: dict[str, Any] = {}
+    for extra in PAGE_CONTEXT:
+        out.update(extra(runtime, case_no, id_tail))
+    return out
+
+
+def station_contact(session: Session, *, agency: str, code: str) -> dict[str, Any] | None:
+    """Where a citizen goes and whom they call: a station's address, hours and phone."""
+    station = session.scalar(select(Station).where(Station.agency == agency, Station.code == code))
+    if station is None:
+        return None
+    return {
+        "code": station.code,
+        "name": station.name,
+        "kind": station.kind,
+        "address": station.address,
+        "opening_hours": station.opening_hours,
+        "phone": station.phone,
+        "tel": station_rules.tel_href(station.phone),
+    }
 
 
 def public_status(
@@ -63,10 +107,14 @@ def public_status(
             .order_by(CaseEvent.seq.desc())
             .limit(1)
         )
-    from yibao.ratings.service import public_rating
-    from yibao.visits.citizens import next_visit_for_case
-
-    return {
+    today = runtime.today()
+    next_visit = next_visit_for_case(session, ref=ref, today=today, case=case, tz=runtime.tz)
+    if next_visit is not None:
+        # A visit planned in a year without an official schedule may move with its holidays.
+        next_visit["estimated"] = not ref.calendar.is_official(
+            dt.date.fromisoformat(next_visit["date"]).year
+        )
+    view: dict[str, Any] = {
         "case_no": case.case_no,
         "service_name": service.name_zh if service else case.service_code,
         "applicant_name": mask_name(case.applicant_name),
@@ -74,6 +122,8 @@ def public_status(
         "state_label": lifecycle.STATE_LABELS_ZH[state],
         "next_step": NEXT_STEP_ZH[state],
         "station_name": ref.unit_names.get(case.intake_station, case.intake_station),
+        # Where to go: the station that took the case (补正 is brought back there).
+        "station": station_contact(session, agency=case.agency, code=case.intake_station),
         "unit_name": ref.unit_names.get(case.unit, case.unit),
         "received_date": case.intake_date.isoformat(),
         "due_date": case.due_date.isoformat(),
@@ -87,9 +137,9 @@ def public_status(
         ],
         "reason": reason,
         # Waiting for materials at a mobile station: its next visit to the person's village.
-        "next_visit": next_visit_for_case(
-            session, ref=ref, today=runtime.today(), case=case, tz=runtime.tz
-        ),
-        # 好差评: the rating given, or whether the rating form may be offered (a completed case).
-        "rating": public_rating(session, runtime=runtime, case=case),
+        "next_visit": next_visit,
     }
+    # 好差评 and any other slice's part: the rating given, or whether the form may be offered.
+    for name, section in PUBLIC_SECTIONS.items():
+        view[name] = section(session, runtime, case)
+    return view

@@ -3,7 +3,11 @@
 ``POST /public/cases/{case_no}/rating`` takes the phone page's form (with the form token the
 page was given after the tail check) or a JSON body with ``id_tail`` (no form token: a JSON
 body cannot be sent across sites without CORS). Both are counted by the public rate limiter and
-answer the same 404 for an unknown case and a wrong tail.
+answer the same 404 for an unknown case and a wrong tail. A rated form is answered with the case
+page itself (thanks included), not a redirect: a redirect would have to put the tail in a URL.
+
+Importing this module adds the rating to every citizen's view (``cases.public`` sections), so
+the case package never imports the rating slice.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
 
-from yibao.cases.public import public_status
+from yibao.cases.lookup import MAX_CASE_NO
+from yibao.cases.public import public_status, register_page_context, register_section
 from yibao.errors import Conflict, DomainError, NotFound, RateLimited, ValidationFailed
 from yibao.ratings import rules, service
 from yibao.runtime import Runtime
@@ -24,7 +29,12 @@ from yibao.web.templating import templates
 
 public_router = APIRouter(prefix="/public", tags=["public"])
 
-MAX_CASE_NO = 20
+_FORM_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+register_section(
+    "rating",
+    lambda session, runtime, case: service.public_rating(session, runtime=runtime, case=case),
+)
 _FIELDS = (*rules.INDICATORS, "comment")
 
 
@@ -39,7 +49,7 @@ def indicator_choices() -> list[tuple[str, str]]:
 
 
 def rating_form_context(
-    request: Request, runtime: Runtime, *, case_no: str, id_tail: str
+    runtime: Runtime, *, case_no: str, id_tail: str, rated: bool = False
 ) -> dict[str, Any]:
     """What the phone page needs to offer the rating form (after a correct tail)."""
     return {
@@ -47,13 +57,18 @@ def rating_form_context(
             runtime.settings.secret_key, case_no=case_no, id_tail=id_tail, now=runtime.now()
         ),
         "id_tail": id_tail.strip().upper(),
-        "rated": request.query_params.get("rated") == "1",
+        "rated": rated,
         "levels": level_choices(),
         "indicators": indicator_choices(),
         "rating_errors": {},
         "rating_values": {},
         "comment_max": rules.COMMENT_MAX,
     }
+
+
+register_page_context(
+    lambda runtime, case_no, id_tail: rating_form_context(runtime, case_no=case_no, id_tail=id_tail)
+)
 
 
 def _page(
@@ -66,6 +81,7 @@ def _page(
     message: str | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
+    rated: bool = False,
 ) -> Response:
     view = None
     if status_code != 404:
@@ -84,9 +100,11 @@ def _page(
         "asked": True,
     }
     if view is not None:
-        context.update(rating_form_context(request, runtime, case_no=case_no, id_tail=id_tail))
+        context.update(rating_form_context(runtime, case_no=case_no, id_tail=id_tail, rated=rated))
         context.update(rating_errors=errors or {}, rating_values=values or {})
-    return templates.TemplateResponse(request, "public_case.html", context, status_code=status_code)
+    return templates.TemplateResponse(
+        request, "public_case.html", context, status_code=status_code, headers=_FORM_HEADERS
+    )
 
 
 def _form_values(form: FormData) -> dict[str, str]:
@@ -208,6 +226,4 @@ async def _rate_form(request: Request, runtime: Runtime, case_no: str) -> Respon
             errors=errors,
             values=values,
         )
-    return RedirectResponse(
-        f"/public/cases/{case_no}?id_tail={tail}&rated=1#rating", status_code=303
-    )
+    return _page(request, runtime, case_no=case_no, id_tail=tail, status_code=200, rated=True)

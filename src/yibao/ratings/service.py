@@ -24,8 +24,8 @@ from yibao.accounts.rules import Actor, Role
 from yibao.audit import service as audit
 from yibao.cases.lifecycle import Action as CaseAction
 from yibao.cases.lifecycle import State as CaseState
+from yibao.cases.lookup import citizen_case
 from yibao.cases.models import Case, CaseEvent
-from yibao.cases.public import citizen_case
 from yibao.cases.service import get_case, require_case_role
 from yibao.db import UnitOfWork
 from yibao.errors import Conflict, Forbidden, NotFound, ValidationFailed

@@ -13,6 +13,7 @@ from yibao.audit import service as audit
 from yibao.cases.lifecycle import OPEN
 from yibao.db import UnitOfWork
 from yibao.errors import FieldError, NotFound, ValidationFailed
+from yibao.stations import rules
 from yibao.stations.models import Station, Town
 
 # Column limits of the stations table.
@@ -95,13 +96,39 @@ def update(
     master: str | None,
     address: str | None,
     active: bool,
+    opening_hours: str | None = None,
+    phone: str | None = None,
 ) -> Station:
-    """Change a station's name, master, address or active flag."""
+    """Change a station's name, master, address, opening hours, phone or active flag."""
     station = get_station(uow.session, actor=actor, code=code)
     errors: list[FieldError] = []
     new_name = _text("name", name, MAX_NAME, errors, required=True)
     new_master = _text("master", master, MAX_MASTER, errors, required=False)
     new_address = _text("address", address, MAX_ADDRESS, errors, required=False)
+    # None (a form or caller that does not know the contact fields) keeps what is stored.
+    new_hours = (
+        station.opening_hours
+        if opening_hours is None
+        else _text("opening_hours", opening_hours, rules.MAX_HOURS, errors, required=False)
+    )
+    new_phone = (
+        station.phone
+        if phone is None
+        else _text("phone", phone, rules.MAX_PHONE, errors, required=False)
+    )
+    if (
+        phone is not None
+        and new_phone
+        and len(new_phone) <= rules.MAX_PHONE
+        and not rules.phone_ok(new_phone)
+    ):
+        errors.append(
+            FieldError(
+                "phone",
+                "a phone number: digits with optional spaces or hyphens, e.g. 023-49000118",
+                "请填写电话号码：数字，可含空格或连字符，例如 023-49000118",
+            )
+        )
     if station.active and not active:
         if station.kind == "bureau":
             # Forwarded cases go to the bureau hall; without it they would have nowhere to go.
@@ -130,6 +157,8 @@ def update(
         ("name", new_name),
         ("master", new_master),
         ("address", new_address),
+        ("opening_hours", new_hours),
+        ("phone", new_phone),
         ("active", active),
     ):
         old = getattr(station, attr)

@@ -58,5 +58,9 @@ class Station(Base):
     town_release: Mapped[str | None] = mapped_column(String(10))
     master: Mapped[str | None] = mapped_column(String(50))
     address: Mapped[str | None] = mapped_column(String(200))
+    # What a citizen needs to come or call: free text ("周一至周五 8:30–12:00，14:00–17:30"; a
+    # mobile station's is its visit schedule) and a number people can dial (landline or mobile).
+    opening_hours: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
     villages: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)

@@ -74,6 +74,7 @@ def store_network(
         st.town_code = s.get("town")
         st.town_release = release if st.town_code else None
         st.master, st.address = s.get("master"), s.get("address")
+        st.opening_hours, st.phone = s.get("opening_hours"), s.get("phone")
         st.villages = list(s.get("villages") or [])
         st.active = True
         session.add(st)

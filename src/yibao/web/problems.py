@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yibao.errors import (
@@ -22,8 +22,22 @@ from yibao.errors import (
     RateLimited,
     ValidationFailed,
 )
+from yibao.web.templating import templates
 
 log = logging.getLogger("yibao.web")
+
+PUBLIC_PREFIX = "/public/"
+
+
+def public_page_missing(request: Request, status: int) -> Response | None:
+    """A citizen's browser asking for a public page that is not there gets a Chinese page with
+    a link back to the lookup; API clients (no text/html in Accept) get None: problem+json."""
+    path = request.url.path
+    if not (path.startswith(PUBLIC_PREFIX) or path == PUBLIC_PREFIX.rstrip("/")):
+        return None
+    if "text/html" not in request.headers.get("accept", ""):
+        return None
+    return templates.TemplateResponse(request, "public_404.html", {}, status_code=status)
 
 PROBLEM = "application/problem+json"
 
@@ -125,7 +139,11 @@ def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, NotFound):
+            page = public_page_missing(request, 404)
+            if page is not None:
+                return page
         return domain_problem(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -156,7 +174,11 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (404, 405):  # 405: a browser's GET on a POST-only public path
+            page = public_page_missing(request, exc.status_code)
+            if page is not None:
+                return page
         return problem(
             exc.status_code,
             str(exc.detail) if exc.status_code != 404 else "Not found",

@@ -1,6 +1,7 @@
-"""station contact details (issue 10)
+"""station contact details: opening hours and phone (issue 10)
 
-Placeholder in the chain; its owner fills in the schema change (or leaves it empty).
+The citizen's case page says where to go and whom to call, so a station carries its opening
+hours (free text; a mobile station's is its visit schedule) and a phone number.
 
 Revision ID: 0017
 Revises: 0016
@@ -9,6 +10,9 @@ Create Date: 2026-12-07 12:00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +20,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("stations") as batch:
+        batch.add_column(sa.Column("opening_hours", sa.String(length=200), nullable=True))
+        batch.add_column(sa.Column("phone", sa.String(length=20), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("stations") as batch:
+        batch.drop_column("phone")
+        batch.drop_column("opening_hours")
