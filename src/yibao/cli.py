@@ -240,7 +240,7 @@ def field_init(
 def field_sync(password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False) -> None:
     """Send the records taken offline; each stays on the laptop until acknowledged."""
     from yibao.db import Database
-    from yibao.field.laptop import FieldError, counts, sync_once, unlock
+    from yibao.field.laptop import FieldError, SyncBusy, counts, sync_once, unlock
 
     if not password_stdin:
         _fail("give the password on standard input with --password-stdin")
@@ -257,6 +257,9 @@ def field_sync(password_stdin: Annotated[bool, typer.Option("--password-stdin")]
         typer.echo(f"{before} records to send…")
         try:
             p = sync_once(runtime, on_batch=lambda n: typer.echo(f"  sent {n}"))
+        except SyncBusy as exc:
+            _fail(str(exc))
+            return
         except FieldError as exc:
             _fail(f"sync stopped: {exc} (run it again: nothing is lost or doubled)")
             return

@@ -51,8 +51,11 @@ def intake(
     actor: Actor,
     request: IntakeIn,
     idempotency_key: str | None = None,
+    case_no: str | None = None,
 ) -> IntakeResult:
-    """Take a new case at a station (and complete it, with ``complete_now``); one commit."""
+    """Take a new case at a station (and complete it, with ``complete_now``); one commit.
+
+    ``case_no``: the number a field laptop already printed for it, kept when it is free."""
     if actor.role not in (Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER):
         raise Forbidden(f"the role '{actor.role.value}' cannot take cases")
     ref = runtime.reference()
@@ -75,8 +78,11 @@ def intake(
     key = _check_key(idempotency_key)
     digest = _request_hash(request) if key else ""
 
-    for _attempt in range(5):
+    wanted = case_no
+    for attempt in range(5):
         session = uow.session
+        if attempt >= 2:
+            wanted = None  # the printed number is taken by another case: draw one
         if key:
             replay = _replay(session, actor, key, digest)
             if replay is not None:
@@ -88,7 +94,7 @@ def intake(
         case = Case(
             id=uuid.uuid4(),
             agency=actor.agency,
-            case_no=runtime.case_no_prefix + _new_case_no(intake_date),
+            case_no=wanted or runtime.case_no_prefix + _new_case_no(intake_date),
             service_code=request.service_code,
             intake_station=checked["station"],
             unit=checked["station"],

@@ -6,6 +6,8 @@ keep writing ``service.intake``.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -74,9 +76,18 @@ def _load(session: Session, actor: Actor, case_no: str, *, for_update: bool = Fa
 
 
 def act(
-    uow: UnitOfWork, *, runtime: Runtime, actor: Actor, case_no: str, request: ActionIn
+    uow: UnitOfWork,
+    *,
+    runtime: Runtime,
+    actor: Actor,
+    case_no: str,
+    request: ActionIn,
+    at: datetime | None = None,
 ) -> Case:
-    """Apply one lifecycle action to a case the actor may see, at the version they saw."""
+    """Apply one lifecycle action to a case the actor may see, at the version they saw.
+
+    ``at``: when it was done, for an action captured offline (checked by the caller); the
+    event and the working-day clock use it, so a Friday completion synced Monday is Friday's."""
     session = uow.session
     case = _load(session, actor, case_no)
     try:
@@ -92,7 +103,7 @@ def act(
             current_state=case.state,
         )
     ref = runtime.reference()
-    today = runtime.today()
+    today = runtime.today() if at is None else runtime.local_date(at)
     decision = lifecycle.decide(
         snapshot(case, ref),
         Command(
@@ -107,6 +118,7 @@ def act(
         unit_kinds=ref.units,
     )
     now = runtime.now()
+    done_at = at or now
     # Read before the first change, so no autoflush sends the UPDATE ahead of the commit below.
     last_seq = session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id))
     if runtime.field_hook is not None:
@@ -125,7 +137,7 @@ def act(
             case,
             actor,
             seq=(last_seq or 0) + 1,
-            at=now,
+            at=done_at,
             action=action.value,
             from_state=decision.from_state.value,
             to_state=decision.to_state.value,

@@ -7,13 +7,15 @@ answer and changes nothing.
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,7 @@ from yibao.accounts.service import actor_of
 from yibao.audit import service as audit
 from yibao.calendar.service import load_schedules
 from yibao.cases import service as cases
+from yibao.cases.intake import CLOCK_SKEW, MAX_BACKDATE
 from yibao.cases.lifecycle import State
 from yibao.cases.models import Case, IdempotencyRecord
 from yibao.cases.schemas import ActionIn, IntakeIn
@@ -309,46 +312,96 @@ def _one(runtime: Runtime, actor: Actor, device: FieldDevice, record: Any) -> di
             "reason": "client_id: a UUID is required",
         }
     kind = record.get("kind")
+    seen = _stored(runtime, client_id)
+    if seen is not None:
+        return seen
+    receipt = _Receipt(runtime, device, client_id, str(kind)[:10])
+    if kind == "case":
+        status, case_no, detail = _intake(
+            runtime, actor, client_id, record.get("payload"), record.get("local_case_no")
+        )
+    elif kind == "action":
+        status, case_no, detail = _action(runtime, actor, record.get("payload"), receipt)
+    elif kind == "response":
+        status, case_no, detail = _response(runtime, actor, client_id, record.get("payload"))
+    else:
+        status, case_no, detail = "refused", None, {"reason": "kind: case, action or response"}
+    if receipt.committed:
+        return {"client_id": str(client_id), "status": status, "case_no": case_no, **detail}
+    # The same record may have raced in from a second sync, whose receipt (written with its
+    # effect) is the answer: our own "conflict" would only be the trace of that first apply.
+    seen = _stored(runtime, client_id)
+    if seen is not None:
+        return seen
+    with runtime.db.uow() as uow:
+        uow.session.add(receipt.row(status, case_no, detail))
+        try:
+            uow.commit()
+        except IntegrityError:
+            uow.rollback()
+            seen = _stored(runtime, client_id)
+            if seen is not None:
+                return seen
+    return {"client_id": str(client_id), "status": status, "case_no": case_no, **detail}
+
+
+def _stored(runtime: Runtime, client_id: uuid.UUID) -> dict[str, Any] | None:
+    """The answer kept for a record, repeated as it was first given."""
     with runtime.db.session() as s:
         seen = s.scalar(
             select(FieldReceipt).where(
                 FieldReceipt.agency == runtime.agency, FieldReceipt.client_id == client_id
             )
         )
-        if seen is not None:
-            return {
-                "client_id": str(client_id),
-                "status": seen.status,
-                "duplicate": True,
-                "case_no": seen.case_no,
-                **seen.detail,
-            }
-    if kind == "case":
-        status, case_no, detail = _intake(runtime, actor, client_id, record.get("payload"))
-    elif kind == "action":
-        status, case_no, detail = _action(runtime, actor, record.get("payload"))
-    elif kind == "response":
-        status, case_no, detail = _response(runtime, actor, client_id, record.get("payload"))
-    else:
-        status, case_no, detail = "refused", None, {"reason": "kind: case, action or response"}
-    with runtime.db.uow() as uow:
-        uow.session.add(
-            FieldReceipt(
-                agency=runtime.agency,
-                client_id=client_id,
-                device_id=device.id,
-                kind=str(kind)[:10],
-                status=status,
-                case_no=case_no,
-                detail=detail,
-                at=runtime.now(),
-            )
+        if seen is None:
+            return None
+        return {
+            "client_id": str(client_id),
+            "status": seen.status,
+            "duplicate": True,
+            "case_no": seen.case_no,
+            **seen.detail,
+        }
+
+
+class _Receipt:
+    """A record's receipt, written in the transaction of its effect when it has one."""
+
+    def __init__(
+        self, runtime: Runtime, device: FieldDevice, client_id: uuid.UUID, kind: str
+    ) -> None:
+        self.runtime, self.device, self.client_id, self.kind = runtime, device, client_id, kind
+        self.committed = False
+
+    def row(self, status: str, case_no: str | None, detail: dict[str, Any]) -> FieldReceipt:
+        """The receipt row of this answer."""
+        return FieldReceipt(
+            agency=self.runtime.agency,
+            client_id=self.client_id,
+            device_id=self.device.id,
+            kind=self.kind,
+            status=status,
+            case_no=case_no,
+            detail=detail,
+            at=self.runtime.now(),
         )
-        try:
-            uow.commit()
-        except IntegrityError:
-            uow.rollback()  # the same record raced in from a second sync: same answer
-    return {"client_id": str(client_id), "status": status, "case_no": case_no, **detail}
+
+    def with_action(self, session: Session, case_no: str) -> None:
+        """Add the accepted receipt to the action's own commit (flushed with it, or neither)."""
+
+        def add(s: Session) -> None:
+            s.flush()  # the case's new version and state
+            case = s.scalar(
+                select(Case).where(Case.agency == self.runtime.agency, Case.case_no == case_no)
+            )
+            if case is not None:
+                s.add(
+                    self.row(
+                        "accepted", case.case_no, {"version": case.version, "state": case.state}
+                    )
+                )
+
+        event.listen(session, "before_commit", add)
 
 
 def _reason(exc: DomainError) -> dict[str, Any]:
@@ -364,7 +417,7 @@ def _reason(exc: DomainError) -> dict[str, Any]:
 
 
 def _intake(
-    runtime: Runtime, actor: Actor, client_id: uuid.UUID, payload: Any
+    runtime: Runtime, actor: Actor, client_id: uuid.UUID, payload: Any, local_no: Any
 ) -> tuple[str, str | None, dict[str, Any]]:
     try:
         request = IntakeIn.model_validate(payload)
@@ -386,6 +439,7 @@ def _intake(
                 actor=actor,
                 request=request,
                 idempotency_key=field_key(client_id),
+                case_no=printed_number(runtime, local_no, request),
             )
     except DomainError as exc:
         return "refused", None, _reason(exc)
@@ -396,20 +450,14 @@ def _intake(
     )
 
 
-def _action(runtime: Runtime, actor: Actor, payload: Any) -> tuple[str, str | None, dict[str, Any]]:
+def _action(
+    runtime: Runtime, actor: Actor, payload: Any, receipt: _Receipt
+) -> tuple[str, str | None, dict[str, Any]]:
     if not isinstance(payload, dict):
         return "refused", None, {"reason": "payload: an object"}
     case_no = payload.get("case_no")
     if not case_no and payload.get("case_client_id"):
-        with runtime.db.session() as s:
-            case_id = s.scalar(
-                select(IdempotencyRecord.case_id).where(
-                    IdempotencyRecord.agency == runtime.agency,
-                    IdempotencyRecord.user_id == actor.id,
-                    IdempotencyRecord.key == field_key(str(payload["case_client_id"])),
-                )
-            )
-            case_no = s.scalar(select(Case.case_no).where(Case.id == case_id)) if case_id else None
+        case_no = _case_of_client(runtime, actor, str(payload["case_client_id"]))
         if case_no is None:
             return "refused", None, {"reason": "the case of this action was not synced"}
     try:
@@ -430,14 +478,67 @@ def _action(runtime: Runtime, actor: Actor, payload: Any) -> tuple[str, str | No
             },
         )
     try:
+        at = captured_at(payload.get("captured_at"), runtime.now())
         with runtime.db.uow() as uow:
-            case = cases.act(uow, runtime=runtime, actor=actor, case_no=str(case_no), request=body)
+            receipt.with_action(uow.session, str(case_no))
+            case = cases.act(
+                uow, runtime=runtime, actor=actor, case_no=str(case_no), request=body, at=at
+            )
+            receipt.committed = True
     except Conflict as exc:
         # Someone changed the case centrally since the laptop saw it: never merged silently.
         return "conflict", str(case_no), {"reason": exc.detail, **exc.data}
     except (ActionNotAllowed, ValidationFailed, Forbidden, NotFound) as exc:
         return "refused", str(case_no), _reason(exc)
+    _fault("after_action")
     return "accepted", case.case_no, {"version": case.version, "state": case.state}
+
+
+def captured_at(value: Any, now: datetime) -> datetime | None:
+    """When an offline action was done, bounded as intake's ``captured_at`` is."""
+    if value is None:
+        return None  # a laptop of an older release: the action counts from its arrival
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed.single(
+            "captured_at", "an ISO 8601 time is required", "采集时间格式不正确"
+        ) from None
+    if at.tzinfo is None:
+        raise ValidationFailed.single(
+            "captured_at", "give a time zone, e.g. +08:00", "请带时区，如 +08:00"
+        )
+    if at > now + CLOCK_SKEW:
+        raise ValidationFailed.single(
+            "captured_at", "capture time is in the future", "采集时间不能晚于现在"
+        )
+    if at < now - MAX_BACKDATE:
+        raise ValidationFailed.single(
+            "captured_at", "capture time is more than 90 days ago", "采集时间不能早于90天前"
+        )
+    return at
+
+
+def printed_number(runtime: Runtime, value: Any, request: IntakeIn) -> str | None:
+    """The local number a laptop printed on the receipt, kept as the central case number.
+
+    Only a well-formed one: ``L`` + the capture date + 7 digits, so it cannot meet a central
+    number (those have no letter) and reads like every other case number."""
+    if not isinstance(value, str) or not _PRINTED.fullmatch(value):
+        return None
+    captured = request.captured_at
+    if captured is None or captured.tzinfo is None:
+        return None
+    return value if value[1:9] == f"{runtime.local_date(captured):%Y%m%d}" else None
+
+
+_PRINTED = re.compile(r"L[0-9]{15}")
+
+
+def _fault(point: str) -> None:
+    """A test's way to kill the central node at a named point (``YIBAO_TEST_FAULT``)."""
+    if os.environ.get("YIBAO_TEST_FAULT") == point:
+        os._exit(70)
 
 
 def _case_of_client(runtime: Runtime, actor: Actor, case_client_id: str) -> str | None:

@@ -9,10 +9,13 @@ again duplicates nothing (the central node answers a known record with its first
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
+import tempfile
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -42,6 +45,10 @@ BATCH = 50
 
 class FieldError(Exception):
     """Something the team should read (shown as it is)."""
+
+
+class SyncBusy(FieldError):
+    """Another sync of this laptop is running."""
 
 
 # ---------------------------------------------------------------- set-up
@@ -250,6 +257,8 @@ def enqueue(session: Session, kind: str, case: Case, payload: dict[str, Any]) ->
             select(FieldQueue.id).where(FieldQueue.kind == "case", FieldQueue.client_id == case.id)
         )
         case_id = body.pop("case_id", None)
+        # Done now, here: the central node dates the action (and its clock) by this time.
+        body["captured_at"] = utcnow().isoformat()
         if offline is not None:
             body.pop("case_no", None)
             body["case_client_id"] = case_id
@@ -332,6 +341,23 @@ def sync_once(
     if not crypto.has_key():
         raise FieldError("sign in first: the laptop's key is not loaded")
     token = crypto.decrypt(st.device_token)
+    try:
+        with sync_lock(db):
+            return _sync_locked(db, st, token, p, transport, on_batch)
+    except SyncBusy:
+        # Two syncs at once would send the same records twice; the running one does the work.
+        p.running, p.error, p.finished_at = False, SYNC_BUSY, utcnow()
+        raise
+
+
+def _sync_locked(
+    db: Database,
+    st: FieldState,
+    token: str,
+    p: Progress,
+    transport: httpx.BaseTransport | None,
+    on_batch: Callable[[int], None] | None,
+) -> Progress:
     p.running, p.error = True, None
     with db.session() as s:
         p.total = (
@@ -387,7 +413,42 @@ def _wire(q: FieldQueue) -> dict[str, Any]:
         applicant = dict(payload["applicant"])
         applicant["id_number"] = crypto.decrypt(applicant["id_number"])
         payload["applicant"] = applicant
+        # The printed number: central keeps it, so the citizen's receipt stays good.
+        return {
+            "client_id": str(q.client_id),
+            "kind": q.kind,
+            "payload": payload,
+            "local_case_no": q.local_case_no,
+        }
     return {"client_id": str(q.client_id), "kind": q.kind, "payload": payload}
+
+
+SYNC_BUSY = (
+    "another sync is already running on this laptop (立即同步 or yibao field sync); "
+    "wait for it to finish · 本机已有一次同步在进行，请等它结束"
+)
+
+
+@contextmanager
+def sync_lock(db: Database) -> Iterator[None]:
+    """One sync at a time per laptop, across processes (the page's button and the CLI)."""
+    path = _lock_path(db)
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SyncBusy(SYNC_BUSY) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _lock_path(db: Database) -> str:
+    database = db.engine.url.database
+    if not database or database == ":memory:":
+        return os.path.join(tempfile.gettempdir(), f"yibao-field-{os.getuid()}.lock")
+    return database + ".sync-lock"
 
 
 def _record_answers(
