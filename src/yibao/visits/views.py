@@ -1,9 +1,10 @@
-"""HTML pages of mobile visits: the week calendar, the list per town, one visit, the planner."""
+"""HTML pages of mobile visits: the week calendar, the list per town, a new visit, one visit
+(the planner's page is plan_views.py)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,18 +15,23 @@ from yibao.accounts.rules import Actor, Role
 from yibao.cases import present
 from yibao.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from yibao.runtime import Runtime
-from yibao.visits import attention, planner, planning, rules, service
+from yibao.visits import attention, plan_views, planning, rules, service
+from yibao.visits.page_common import (
+    READERS,
+    WEEKDAY_LABELS,
+    Q,
+    common_context,
+    parse_date,
+    parse_time,
+)
 from yibao.visits.rules import VisitState
 from yibao.visits.service import (
-    PlanConfirmIn,
-    PlanIn,
     VisitCancelIn,
     VisitChangeIn,
     VisitDoneIn,
     VisitFilter,
     VisitIn,
 )
-from yibao.web import i18n
 from yibao.web.deps import RuntimeDep
 from yibao.web.i18n import gettext as _
 from yibao.web.pages import (
@@ -40,55 +46,8 @@ from yibao.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-
-READERS = (Role.CLERK, Role.STATION_MASTER, Role.BUREAU_OFFICER, Role.SUPERVISOR)
-STATE_LABELS = {"planned": "Planned", "done": "Visited", "cancelled": "Cancelled"}
-ACTION_LABELS = {"plan": "Planned", "change": "Changed", "cancel": "Cancelled", "done": "Visited"}
-FIELD_LABELS = {
-    "date": "Date",
-    "start": "Start",
-    "end": "End",
-    "village": "Village",
-    "team": "Team",
-}
-WEEKDAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-Q = Annotated[str | None, Query(max_length=50)]
-
-
-def _zh() -> bool:
-    return i18n.current_locale.get() == "zh_CN"
-
-
-def _date(raw: str | None) -> date | None:
-    text = (raw or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _time(raw: str | None) -> time | None:
-    text = (raw or "").strip()
-    if not text:
-        return None
-    try:
-        return time.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _common(runtime: Runtime) -> dict[str, Any]:
-    return {
-        "state_labels": STATE_LABELS,
-        "action_labels": ACTION_LABELS,
-        "field_labels": FIELD_LABELS,
-        "weekday_labels": WEEKDAY_LABELS,
-        "today": runtime.today(),
-    }
-
+# The planner's routes first: /visits/plan must match before /visits/{visit_id}.
+router.include_router(plan_views.router)
 
 # ---------------------------------------------------------------- the calendar and the lists
 
@@ -110,7 +69,7 @@ def visits_page(
     errors: dict[str, str] = {}
     monday = rules.week_start(today)
     if week:
-        chosen = _date(week)
+        chosen = parse_date(week)
         if chosen is None:
             errors["week"] = _("Not a date (YYYY-MM-DD).")
         else:
@@ -171,7 +130,7 @@ def visits_page(
         by_town = _by_town(session, stations, towns, visits, today) if towns_view else []
     days = [monday + timedelta(days=i) for i in range(7)]
     context = {
-        **_common(runtime),
+        **common_context(runtime),
         "view": "towns" if towns_view else "week",
         "monday": monday,
         "days": [
@@ -255,7 +214,7 @@ def _new_context(runtime: Runtime, actor: Actor) -> dict[str, Any]:
         stations = service.mobile_stations(session, agency=actor.agency)
         teams = planning.default_teams(session, agency=actor.agency)
     return {
-        **_common(runtime),
+        **common_context(runtime),
         "stations": [
             {"code": s.code, "name": s.name, "villages": list(s.villages or [])} for s in stations
         ],
@@ -328,254 +287,6 @@ def _flat(errors: dict[str, str]) -> dict[str, str]:
     return out
 
 
-# ---------------------------------------------------------------- the planner
-
-
-def _plan_in(raw: dict[str, str], today: date) -> tuple[PlanIn | None, dict[str, str]]:
-    errors: dict[str, str] = {}
-    monday = rules.week_start(today) + timedelta(days=7)
-    start = _date(raw.get("from")) if raw.get("from") else monday
-    if start is None:
-        errors["from"] = _("Not a date (YYYY-MM-DD).")
-    end = _date(raw.get("to")) if raw.get("to") else (start or monday) + timedelta(days=27)
-    if end is None:
-        errors["to"] = _("Not a date (YYYY-MM-DD).")
-
-    def number(name: str, default: int) -> int | None:
-        text = (raw.get(name) or "").strip()
-        if not text:
-            return default
-        if not text.isdigit():
-            errors[name] = _("A whole number.")
-            return None
-        return int(text)
-
-    interval = number("interval", planner.DEFAULT_INTERVAL)
-    capacity = number("capacity", planner.DEFAULT_CAPACITY)
-    if errors or start is None or end is None or interval is None or capacity is None:
-        return None, errors
-    try:
-        plan = PlanIn(date_from=start, date_to=end, interval_days=interval, capacity=capacity)
-        planning.check_plan_input(plan, today)
-    except ValidationError as exc:
-        found = field_errors(pydantic_errors(exc.errors()))  # type: ignore[arg-type]
-        names = {"interval_days": "interval", "date_from": "from", "date_to": "to"}
-        return None, {names.get(k, k): v for k, v in found.items()}
-    except ValidationFailed as exc:
-        names = {"interval_days": "interval", "date_from": "from", "date_to": "to"}
-        return None, {names.get(k, k): v for k, v in field_errors(exc).items()}
-    return plan, {}
-
-
-def _plan_context(
-    runtime: Runtime,
-    actor: Actor,
-    plan: PlanIn,
-    rows: list[dict[str, Any]],
-    check: planner.Check,
-    *,
-    proposal: planner.Proposal | None = None,
-) -> dict[str, Any]:
-    with runtime.db.session() as session:
-        towns = service.town_names(session, agency=actor.agency)
-    names = runtime.reference().unit_names
-    ref = runtime.reference()
-    return {
-        "plan": plan,
-        "rows": rows,
-        "gaps": [
-            {
-                "station": g.station,
-                "town": towns.get(g.place[0], g.place[0]),
-                "village": g.place[1],
-                "after": g.after,
-                "until": g.until,
-                "days": g.days,
-            }
-            for g in check.gaps
-        ],
-        "overloads": list(check.overloads),
-        "days_off": [(v.station, v.place[1], v.day) for v in check.days_off],
-        "town_names": towns,
-        "unit_names": names,
-        "estimated": proposal.estimated
-        if proposal
-        else any(not ref.calendar.is_official(y) for y in {plan.date_from.year, plan.date_to.year}),
-        "targets": {f"{p[0]}|{p[1]}": d for p, d in proposal.targets.items()} if proposal else {},
-    }
-
-
-def _rows(proposal: planner.Proposal, ref: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "i": i,
-            "station": v.station,
-            "town": v.place[0],
-            "village": v.place[1],
-            "date": v.day.isoformat(),
-            "weekday": v.day.weekday(),
-            "keep": True,
-            "working": ref.calendar.is_working_day(v.day),
-            "estimated": not ref.calendar.is_official(v.day.year),
-        }
-        for i, v in enumerate(proposal.visits)
-    ]
-
-
-@router.get("/visits/plan")
-def plan_page(
-    request: Request,
-    runtime: RuntimeDep,
-    actor: PageActor,
-    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    interval: Annotated[str | None, Query(max_length=4)] = None,
-    capacity: Annotated[str | None, Query(max_length=3)] = None,
-) -> HTMLResponse:
-    """The planner: choose a period, review the proposed visits, adjust, confirm."""
-    require_roles(actor, Role.SUPERVISOR)
-    raw = {
-        "from": date_from or "",
-        "to": date_to or "",
-        "interval": interval or "",
-        "capacity": capacity or "",
-    }
-    today = runtime.today()
-    plan, errors = _plan_in(raw, today)
-    ctx: dict[str, Any] = {
-        **_common(runtime),
-        "form": raw,
-        "errors": errors,
-        "plan": None,
-        "asked": date_from is not None,
-        "message": None,
-    }
-    if plan is None:
-        return render(request, "visits/plan.html", ctx, status_code=422)
-    ctx["form"] = {
-        "from": plan.date_from.isoformat(),
-        "to": plan.date_to.isoformat(),
-        "interval": str(plan.interval_days),
-        "capacity": str(plan.capacity),
-    }
-    if date_from is not None:
-        with runtime.db.session() as session:
-            proposal = planning.propose(session, runtime=runtime, actor=actor, request=plan)
-        ctx.update(
-            _plan_context(
-                runtime,
-                actor,
-                plan,
-                _rows(proposal, runtime.reference()),
-                proposal.check,
-                proposal=proposal,
-            )
-        )
-    return render(request, "visits/plan.html", ctx)
-
-
-@router.post("/visits/plan")
-async def plan_submit(
-    request: Request, runtime: RuntimeDep, actor: PageActor, _csrf: CsrfDep
-) -> Response:
-    """Check the adjusted proposal again, or confirm it (the kept visits are created)."""
-    require_roles(actor, Role.SUPERVISOR)
-    form = await request.form()
-    raw = {k: str(form.get(k) or "") for k in ("from", "to", "interval", "capacity")}
-    today = runtime.today()
-    plan, errors = _plan_in(raw, today)
-    ctx: dict[str, Any] = {
-        **_common(runtime),
-        "form": raw,
-        "errors": errors,
-        "plan": None,
-        "asked": True,
-        "message": None,
-    }
-    if plan is None:
-        return render(request, "visits/plan.html", ctx, status_code=422)
-    ref = runtime.reference()
-    rows: list[dict[str, Any]] = []
-    count = int(str(form.get("count") or "0")) if str(form.get("count") or "0").isdigit() else 0
-    row_errors: dict[int, str] = {}
-    for i in range(min(count, 5000)):
-        place = str(form.get(f"r{i}") or "")
-        station, _s1, rest = place.partition("|")
-        town, _s2, village = rest.partition("|")
-        if not (station and town and village):
-            continue
-        raw_day = str(form.get(f"d{i}") or "")
-        day = _date(raw_day)
-        if day is None:
-            row_errors[i] = _("Not a date (YYYY-MM-DD).")
-        rows.append(
-            {
-                "i": i,
-                "station": station,
-                "town": town,
-                "village": village,
-                "date": day.isoformat() if day else raw_day,
-                "weekday": day.weekday() if day else None,
-                "keep": form.get(f"k{i}") is not None,
-                "working": ref.calendar.is_working_day(day) if day else True,
-                "estimated": day is not None and not ref.calendar.is_official(day.year),
-            }
-        )
-    kept = [r for r in rows if r["keep"] and r["i"] not in row_errors]
-    action = str(form.get("action") or "check")
-    if action == "confirm" and not row_errors:
-        try:
-            with runtime.db.session() as session:
-                teams = planning.default_teams(session, agency=actor.agency)
-            body = PlanConfirmIn(
-                visits=[
-                    VisitIn(
-                        station_code=r["station"],
-                        village=r["village"],
-                        date=date.fromisoformat(r["date"]),
-                        team=teams.get(r["station"], []),
-                    )
-                    for r in kept
-                ]
-            )
-            with runtime.db.uow() as uow:
-                made = service.confirm_plan(uow, runtime=runtime, actor=actor, request=body)
-            return RedirectResponse(
-                f"/visits?week={plan.date_from.isoformat()}&done=planned&n={len(made)}",
-                status_code=303,
-            )
-        except ValidationFailed as exc:
-            for e in exc.errors:
-                if e.field.startswith("visits["):
-                    index = int(e.field[7 : e.field.index("]")])
-                    if index < len(kept):
-                        row_errors.setdefault(
-                            kept[index]["i"], e.message_zh if _zh() and e.message_zh else e.message
-                        )
-            ctx["message"] = error_message(exc)
-        except ValidationError as exc:
-            ctx["message"] = error_message(pydantic_errors(exc.errors()))  # type: ignore[arg-type]
-    proposed = [
-        planner.Proposed(r["station"], (r["town"], r["village"]), date.fromisoformat(r["date"]), 0)
-        for r in kept
-    ]
-    with runtime.db.session() as session:
-        check = planning.review(
-            session, runtime=runtime, actor=actor, request=plan, visits=proposed
-        )
-    ctx["form"] = {
-        "from": plan.date_from.isoformat(),
-        "to": plan.date_to.isoformat(),
-        "interval": str(plan.interval_days),
-        "capacity": str(plan.capacity),
-    }
-    ctx.update(_plan_context(runtime, actor, plan, rows, check))
-    ctx["row_errors"] = row_errors
-    ctx["checked"] = True
-    status = 422 if row_errors or ctx["message"] else 200
-    return render(request, "visits/plan.html", ctx, status_code=status)
-
-
 # ---------------------------------------------------------------- one visit
 
 
@@ -633,7 +344,7 @@ def _visit_page(
         request,
         "visits/visit.html",
         {
-            **_common(runtime),
+            **common_context(runtime),
             "v": view,
             "weekday": WEEKDAY_LABELS[visit.visit_date.weekday()],
             "log": log,
@@ -681,9 +392,9 @@ async def _act(
                 body = VisitChangeIn(
                     version=max(version, 1),
                     reason=str(form.get("reason") or "") or None,
-                    date=_date(str(form.get("date") or "")),
-                    start=_time(str(form.get("start") or "")),
-                    end=_time(str(form.get("end") or "")),
+                    date=parse_date(str(form.get("date") or "")),
+                    start=parse_time(str(form.get("start") or "")),
+                    end=parse_time(str(form.get("end") or "")),
                     village=str(form.get("village") or "") or None,
                     team=_team(team_raw),
                 )
