@@ -198,7 +198,7 @@ def test_dashboards_show_the_rates(browser, completed, client: TestClient) -> No
     )
     table = board.text.split('id="ratings-items"')[1].split("</table>")[0]
     assert "75.0%" in table and "66.7%" in table  # 3 of 4 rated, 2 of 3 satisfied
-    overview = browser("officer").get("/overview")
+    overview = browser("officer").get("/overview/ratings")
     assert overview.status_code == 200 and 'id="ratings-stations"' in overview.text
     row = overview.text.split('id="ratings-stations"')[1].split("F01")[1].split("</tr>")[0]
     assert "75.0%" in row

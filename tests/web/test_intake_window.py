@@ -242,6 +242,7 @@ def test_no_raw_code_or_configuration_name_on_any_page(
     paths += [f"/cases/{c['case_no']}{tail}" for c in made for tail in ("", "/receipt")]
     # Pages with a parameter that showed codes: a station's inspections, a questionnaire.
     paths += ["/inspections/stations/BUREAU", "/questionnaires/policy-awareness"]
+    paths += ["/overview/stations", "/overview/ratings", "/overview/trips"]  # the tabs
     seen: set[tuple[str, str]] = set()
     found: list[tuple[str, str, list[str]]] = []
     for user in ("clerk_f01", "master_f01", "officer", "supervisor", "auditor", "admin"):
@@ -268,5 +269,5 @@ def test_no_raw_code_or_configuration_name_on_any_page(
     assert ("clerk_f01", f"/cases/{made[0]['case_no']}") in seen
     assert ("clerk_f01", f"/cases/{made[1]['case_no']}/receipt") in seen
     assert ("supervisor", "/inspections/stations/BUREAU") in seen
-    assert ("supervisor", "/overview") in seen  # the rating table of every station
+    assert ("supervisor", "/overview/ratings") in seen  # the rating table of every station
     assert len(seen) > 20

@@ -227,7 +227,7 @@ def test_reports_need_a_session(client: TestClient, clean: Node) -> None:
 
 def test_overview_rows_and_filters(browser, world) -> None:  # type: ignore[no-untyped-def]
     b = browser("supervisor")
-    r = b.get("/overview")
+    r = b.get("/overview/stations")
     assert r.status_code == 200, r.text
     html = r.text
     rows = body_rows(html, "overview")
@@ -251,17 +251,17 @@ def test_overview_rows_and_filters(browser, world) -> None:  # type: ignore[no-u
     assert total[0] == "合计" and total[4:] == ["8", "6", "4", "50.0%", "2.5"]
     assert 'id="chart-on_time_rate"' in html
 
-    mobile = b.get("/overview?kind=mobile").text
+    mobile = b.get("/overview/stations?kind=mobile").text
     rows = body_rows(mobile, "overview")
     assert len(rows) == 18 and "F01" not in rows and "M01" in rows
     assert {r[1] for r in rows.values()} == {"流动服务站"}
     assert 'value="mobile" selected' in mobile
 
-    town = body_rows(b.get("/overview?town=500118109").text, "overview")  # 来苏镇
+    town = body_rows(b.get("/overview/stations?town=500118109").text, "overview")  # 来苏镇
     assert set(town) == {"T01", "M09"}
 
     # A period before anything happened: intake and completions are empty, open stays.
-    early = body_rows(b.get("/overview?from=2026-09-01&to=2026-09-20").text, "overview")
+    early = body_rows(b.get("/overview/stations?from=2026-09-01&to=2026-09-20").text, "overview")
     assert early["F01"][3:] == ["0", "4", "2", "—", "—"]
 
 
@@ -281,7 +281,7 @@ def test_overview_bad_filters_name_the_field(browser, clean: Node) -> None:  # t
 def test_overview_xlsx_is_the_visible_table(browser, world) -> None:  # type: ignore[no-untyped-def]
     b = browser("officer")
     query = "?kind=fixed&from=2026-09-01&to=2026-09-29"
-    page = tables(b.get("/overview" + query).text)["overview"]
+    page = tables(b.get("/overview/stations" + query).text)["overview"]
     r = b.get("/overview.xlsx" + query)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith(
@@ -438,7 +438,7 @@ def test_median_and_lights() -> None:
 def test_overview_xlsx_has_the_rating_tables(browser, world) -> None:  # type: ignore[no-untyped-def]
     b = browser("officer")
     query = "?kind=fixed&from=2026-09-01&to=2026-09-29"
-    page = tables(b.get("/overview" + query).text)["ratings-stations"]
+    page = tables(b.get("/overview/ratings" + query).text)["ratings-stations"]
     wb = load_workbook(io.BytesIO(b.get("/overview.xlsx" + query).content))
     ws = wb["各服务站评价情况"]
     values = [list(row) for row in ws.iter_rows(values_only=True)]

@@ -553,7 +553,7 @@ def test_trips_saved_by_station_town_and_month(api, browser, vnode: Node) -> Non
     ) == {"from"}
     assert fields(api("officer", "GET", "/api/v1/reports/trips-saved?kind=boat")) == {"kind"}
 
-    html = browser("supervisor").get("/overview").text
+    html = browser("supervisor").get("/overview/trips").text
     assert 'id="trips"' in html and "少跑路" in html
     assert re.search(r'id="card-trips">\s*3\s*<', html) and re.search(
         r'id="card-km">\s*25\s*<', html
