@@ -269,3 +269,15 @@ def test_phone_rule_examples() -> None:
     assert rules.tel_href("12393") == "tel:12393"
     for bad in ("", "1234", "call me", "023--", "-023", "0" * 21, "０２３４９０００１１８"):
         assert rules.tel_href(bad) is None, bad
+
+
+def test_every_shipped_station_has_hours_and_a_dialable_phone() -> None:
+    from yibao.stations.service import network_files
+
+    _agencies, network = network_files("500118")
+    for s in network["stations"]:
+        assert s.get("opening_hours"), s["code"]
+        assert len(s["opening_hours"]) <= rules.MAX_HOURS, s["code"]
+        assert rules.tel_href(s.get("phone")), s["code"]
+        if s["kind"] == "mobile":  # a mobile station's hours are its round of visits
+            assert "巡回" in s["opening_hours"], s["code"]

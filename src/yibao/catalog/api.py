@@ -58,6 +58,8 @@ def list_stations(
             "town_name": towns.get(s.town_code or ""),
             "master": s.master,
             "address": s.address,
+            "opening_hours": s.opening_hours,
+            "phone": s.phone,
             "villages": s.villages or [],
         }
         for s in stations.list_stations(session, agency=runtime.agency)
