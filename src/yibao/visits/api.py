@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from yibao.cases import present
 from yibao.errors import ValidationFailed
-from yibao.visits import attention, citizens, planner, planning, rules, service
+from yibao.visits import attention, citizens, commands, planner, planning, rules, service
 from yibao.visits.service import (
     PlanConfirmIn,
     PlanIn,
@@ -77,7 +77,7 @@ def create_visit(
     body: VisitIn, response: Response, runtime: RuntimeDep, actor: ActorDep, uow: UowDep
 ) -> dict[str, Any]:
     """Plan a visit (supervisors); the time window defaults to the day's next free slot."""
-    visit = service.create_visit(uow, runtime=runtime, actor=actor, request=body)
+    visit = commands.create_visit(uow, runtime=runtime, actor=actor, request=body)
     response.headers["Location"] = f"/api/v1/visits/{visit.id}"
     return _visit(runtime, uow.session, visit)
 
@@ -188,7 +188,7 @@ def confirm(
     body: PlanConfirmIn, runtime: RuntimeDep, actor: ActorDep, uow: UowDep
 ) -> dict[str, Any]:
     """Create the visits of a reviewed proposal, all or none (supervisors)."""
-    visits = service.confirm_plan(uow, runtime=runtime, actor=actor, request=body)
+    visits = commands.confirm_plan(uow, runtime=runtime, actor=actor, request=body)
     towns = service.town_names(uow.session, agency=runtime.agency)
     ref, today = runtime.reference(), runtime.today()
     return {"items": [service.visit_dict(v, ref, towns, today=today) for v in visits]}
@@ -218,7 +218,9 @@ def change(
     visit_id: uuid.UUID, body: VisitChangeIn, runtime: RuntimeDep, actor: ActorDep, uow: UowDep
 ) -> dict[str, Any]:
     """Move a planned visit; the reason is required (409 on a stale version)."""
-    visit = service.change_visit(uow, runtime=runtime, actor=actor, visit_id=visit_id, request=body)
+    visit = commands.change_visit(
+        uow, runtime=runtime, actor=actor, visit_id=visit_id, request=body
+    )
     return _visit(runtime, uow.session, visit)
 
 
@@ -227,7 +229,9 @@ def cancel(
     visit_id: uuid.UUID, body: VisitCancelIn, runtime: RuntimeDep, actor: ActorDep, uow: UowDep
 ) -> dict[str, Any]:
     """Cancel a planned visit; the reason is required (409 on a stale version)."""
-    visit = service.cancel_visit(uow, runtime=runtime, actor=actor, visit_id=visit_id, request=body)
+    visit = commands.cancel_visit(
+        uow, runtime=runtime, actor=actor, visit_id=visit_id, request=body
+    )
     return _visit(runtime, uow.session, visit)
 
 
@@ -236,7 +240,7 @@ def done(
     visit_id: uuid.UUID, body: VisitDoneIn, runtime: RuntimeDep, actor: ActorDep, uow: UowDep
 ) -> dict[str, Any]:
     """Report that a visit took place (the station's staff or a supervisor)."""
-    visit = service.mark_done(uow, runtime=runtime, actor=actor, visit_id=visit_id, request=body)
+    visit = commands.mark_done(uow, runtime=runtime, actor=actor, visit_id=visit_id, request=body)
     return _visit(runtime, uow.session, visit)
 
 

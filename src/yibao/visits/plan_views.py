@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from yibao.accounts.rules import Actor, Role
 from yibao.errors import ValidationFailed
 from yibao.runtime import Runtime
-from yibao.visits import planner, planning, rules, service
+from yibao.visits import commands, planner, planning, rules, service
 from yibao.visits.page_common import common_context, is_zh, parse_date
 from yibao.visits.service import PlanConfirmIn, PlanIn, VisitIn
 from yibao.web.deps import RuntimeDep
@@ -238,7 +238,7 @@ async def plan_submit(
                 ]
             )
             with runtime.db.uow() as uow:
-                made = service.confirm_plan(uow, runtime=runtime, actor=actor, request=body)
+                made = commands.confirm_plan(uow, runtime=runtime, actor=actor, request=body)
             return RedirectResponse(
                 f"/visits?week={plan.date_from.isoformat()}&done=planned&n={len(made)}",
                 status_code=303,

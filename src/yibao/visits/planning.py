@@ -1,5 +1,5 @@
 """The planner's use cases: past demand per village, a proposal for a period, the review of
-an adjusted one (nothing here writes: a proposal is confirmed through ``service.confirm_plan``).
+an adjusted one (nothing here writes: a proposal is confirmed through ``commands.confirm_plan``).
 
 Every proposed date is a working day of the node's calendar; a date in a year without an
 official schedule is an estimate, and the proposal says so.

@@ -15,7 +15,7 @@ from yibao.accounts.rules import Actor, Role
 from yibao.cases import present
 from yibao.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from yibao.runtime import Runtime
-from yibao.visits import attention, plan_views, planning, rules, service
+from yibao.visits import attention, commands, plan_views, planning, rules, service
 from yibao.visits.page_common import (
     READERS,
     WEEKDAY_LABELS,
@@ -264,7 +264,7 @@ async def create_visit(
             note=values["note"] or None,
         )
         with runtime.db.uow() as uow:
-            visit = service.create_visit(uow, runtime=runtime, actor=actor, request=body)
+            visit = commands.create_visit(uow, runtime=runtime, actor=actor, request=body)
         return RedirectResponse(f"/visits/{visit.id}?done=created", status_code=303)
     except ValidationError as exc:
         failure: DomainError = pydantic_errors(exc.errors())  # type: ignore[arg-type]
@@ -398,11 +398,11 @@ async def _act(
                     village=str(form.get("village") or "") or None,
                     team=_team(team_raw),
                 )
-                service.change_visit(
+                commands.change_visit(
                     uow, runtime=runtime, actor=actor, visit_id=visit_id, request=body
                 )
             elif what == "cancel":
-                service.cancel_visit(
+                commands.cancel_visit(
                     uow,
                     runtime=runtime,
                     actor=actor,
@@ -412,7 +412,7 @@ async def _act(
                     ),
                 )
             else:
-                service.mark_done(
+                commands.mark_done(
                     uow,
                     runtime=runtime,
                     actor=actor,
