@@ -281,3 +281,20 @@ def test_every_shipped_station_has_hours_and_a_dialable_phone() -> None:
         assert rules.tel_href(s.get("phone")), s["code"]
         if s["kind"] == "mobile":  # a mobile station's hours are its round of visits
             assert "巡回" in s["opening_hours"], s["code"]
+
+
+def test_the_rating_slice_does_not_import_the_citizen_page() -> None:
+    # The cycle cases.public <-> ratings.service is broken: the rating finds the case through
+    # cases.lookup, and the page gets the rating through a registered section.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = "import sys, yibao.ratings.service; print('yibao.cases.public' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
+    import yibao.cases.public as page
+
+    assert "yibao.ratings" not in Path(page.__file__).read_text("utf-8")
