@@ -15,9 +15,9 @@ bench/results/pages.json (and the server log to bench/results/pages-server.log).
    ``--warmup``: the queue, its rows with a search (``q=z``), intake, a case page and the
    receipt (each as the thread's own user: a clerk, the F01 master or the officer), all cases
    (as the bureau officer), the citizen page (no session, ``Accept: text/html``), the station
-   dashboard (master_f01) and the bureau overview (supervisor). A page that does not answer
-   200 before the load starts is left out and reported as such. Anything but 200 during the
-   load is an error.
+   dashboard (master_f01) and the bureau overview with its three tabs (supervisor). A page
+   that does not answer 200 before the load starts is left out and reported as such.
+   Anything but 200 during the load is an error.
    Before that, a solo pass fetches each page ``--solo`` times one at a time (median: what a
    page costs with nothing else in flight).
 4. Report per page: the solo median, then requests and p50/p95/max in ms under load; a p95
@@ -198,6 +198,11 @@ TARGETS = [
     Target("/public/cases/{no}", "", "/public/cases/{case}?id_tail={tail}"),
     Target("/dashboard (master_f01)", "master_f01", "/dashboard", optional=True),
     Target("/overview (supervisor)", "supervisor", "/overview", optional=True),
+    # The overview's tabs, each as a whole page (its headline too): what a bookmark or a plain
+    # link costs; the HTMX fragment a click fetches is the same minus the headline.
+    Target("/overview/stations (supervisor)", "supervisor", "/overview/stations", optional=True),
+    Target("/overview/ratings (supervisor)", "supervisor", "/overview/ratings", optional=True),
+    Target("/overview/trips (supervisor)", "supervisor", "/overview/trips", optional=True),
     Target("/cases/{no}/receipt", "home", "/cases/{case}/receipt", optional=True),
 ]
 
