@@ -1,6 +1,9 @@
-"""visits (issues 10, 15)
+"""visits (issues 10, 15): no schema change
 
-Placeholder in the chain; its owner fills in the schema change (or leaves it empty).
+A visit's ``done`` state, its log and audit records already hold what issues 10 and 15 need:
+stale villages count visits in ``done``, and the lists of past visits still planned and of
+visits on a day off are queries over ``visits`` with the calendar. The revision stays in the
+chain, empty, so the chain is the same on every node.
 
 Revision ID: 0019
 Revises: 0018
