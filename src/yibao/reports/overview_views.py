@@ -32,7 +32,7 @@ from yibao.reports.present import (
     form_values,
     period_form,
 )
-from yibao.reports.ratings import overview_ratings
+from yibao.reports.ratings import bureau_ratings, overview_ratings
 from yibao.reports.stations import overview_choices
 from yibao.reports.trips import TripsSaved, trips_saved
 from yibao.runtime import Runtime
@@ -210,8 +210,7 @@ def overview_ratings_tab(
     """Rating rates (好差评) per station, clerk and item."""
 
     def build(session: Session, filters: OverviewFilter) -> dict[str, Any]:
-        overview = bureau_overview(session, runtime=runtime, actor=actor, filters=filters)
-        tables = overview_ratings(session, runtime=runtime, actor=actor, overview=overview)
+        tables = bureau_ratings(session, runtime=runtime, actor=actor, filters=filters)
         return {"rating_tables": tables}
 
     raw = {"kind": kind, "town": town, "from": date_from, "to": date_to}

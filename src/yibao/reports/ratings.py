@@ -11,8 +11,14 @@ from sqlalchemy.orm import Session
 from yibao.accounts.rules import Actor, Role
 from yibao.errors import Forbidden
 from yibao.reports.overview import Overview
-from yibao.reports.period import Period
-from yibao.reports.stations import require_agency_wide
+from yibao.reports.period import OverviewFilter, Period
+from yibao.reports.stations import (
+    active_stations,
+    check_overview_filter,
+    chosen_stations,
+    require_agency_wide,
+    towns_of,
+)
 from yibao.runtime import Runtime
 
 
@@ -64,12 +70,31 @@ def overview_ratings(
     session: Session, *, runtime: Runtime, actor: Actor, overview: Overview
 ) -> list[RatingTable]:
     """Rates per station (the overview's stations), per clerk and per item, agency-wide."""
+    require_agency_wide(actor)
+    shown = {r.code for r in overview.rows}
+    return _bureau_tables(
+        session, runtime=runtime, actor=actor, period=overview.filters.period, shown=shown
+    )
+
+
+def bureau_ratings(
+    session: Session, *, runtime: Runtime, actor: Actor, filters: OverviewFilter
+) -> list[RatingTable]:
+    """The rating tables of the stations a filter chooses, without counting their cases (the
+    ratings tab needs only which stations the filter shows)."""
+    require_agency_wide(actor)
+    every = active_stations(session, actor.agency)
+    check_overview_filter(filters, towns_of(every))
+    shown = {s.code for s, _ in chosen_stations(every, filters)}
+    return _bureau_tables(session, runtime=runtime, actor=actor, period=filters.period, shown=shown)
+
+
+def _bureau_tables(
+    session: Session, *, runtime: Runtime, actor: Actor, period: Period, shown: set[str]
+) -> list[RatingTable]:
     from yibao.ratings.measures import Rates, rate_table, rates
 
-    require_agency_wide(actor)
-    period = overview.filters.period
     since, until = period.date_from, period.date_to
-    shown = {r.code for r in overview.rows}
     by_station = [
         r
         for r in rate_table(session, runtime=runtime, by="station", since=since, until=until)

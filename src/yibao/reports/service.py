@@ -39,7 +39,7 @@ from yibao.reports.period import (
     default_period,
     parse_period,
 )
-from yibao.reports.ratings import RatingTable, overview_ratings, station_ratings
+from yibao.reports.ratings import RatingTable, bureau_ratings, overview_ratings, station_ratings
 from yibao.reports.stations import check_overview_filter, overview_choices
 from yibao.reports.trips import LEGS_PER_TRIP, TripMeasures, TripRow, TripsSaved, trips_saved
 
@@ -65,6 +65,7 @@ __all__ = [
     "TripRow",
     "TripsSaved",
     "bureau_overview",
+    "bureau_ratings",
     "check_overview_filter",
     "default_period",
     "overdue_light",
