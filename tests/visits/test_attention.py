@@ -16,7 +16,10 @@ from yibao.calendar.rules import YearSchedule
 from yibao.calendar.service import store_schedule
 
 TODAY = date(2026, 9, 29)
-NEW_YEAR = date(2027, 1, 1)  # a Friday: a working day until the 2027 schedule is imported
+# A Wednesday after the Spring Festival: a working day in the estimate of 2027 (weekends and the
+# statutory 4 days from New Year's Eve), a day off once the official week-long break is imported.
+SPRING = date(2027, 2, 10)
+SPRING_BREAK = frozenset(date(2027, 2, 5) + timedelta(days=i) for i in range(8))
 JSON = {"Accept": "application/json"}
 
 
@@ -96,7 +99,7 @@ def test_past_planned_visits_are_listed_until_closed(api, browser, vnode: Node) 
 
 
 def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, vnode: Node) -> None:  # type: ignore[no-untyped-def]
-    visit = plan(api, date=NEW_YEAR.isoformat())
+    visit = plan(api, date=SPRING.isoformat())
     assert visit["estimated"] is True and visit["working_day"] is True
     sup = browser("supervisor")
     assert 'id="estimated"' in sup.get(f"/visits/{visit['id']}").text
@@ -111,19 +114,19 @@ def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, v
         with vnode.runtime.db.uow() as uow:
             store_schedule(
                 uow.session,
-                YearSchedule(2027, frozenset({NEW_YEAR}), frozenset(), source="test"),
+                YearSchedule(2027, SPRING_BREAK, frozenset(), source="test"),
             )
             uow.commit()
         vnode.runtime.invalidate()
         # Not moved silently: still planned on the same day, now listed with a link to move it.
         again = api("supervisor", "GET", f"/api/v1/visits/{visit['id']}").json()
-        assert (again["date"], again["state"]) == (NEW_YEAR.isoformat(), "planned")
+        assert (again["date"], again["state"]) == (SPRING.isoformat(), "planned")
         assert again["working_day"] is False and again["estimated"] is False
         page = sup.get("/visits").text
         listed = section(page, "days-off")
         assert "安排在休息日的到访" in page
         off = api("supervisor", "GET", "/api/v1/visits/on-days-off").json()
-        assert [(v["id"], v["date"]) for v in off] == [(visit["id"], NEW_YEAR.isoformat())]
+        assert [(v["id"], v["date"]) for v in off] == [(visit["id"], SPRING.isoformat())]
         assert f'href="/visits/{visit["id"]}?move=1#change"' in listed and "青峰村" in listed
         moving = sup.get(f"/visits/{visit['id']}?move=1").text
         assert '<details id="change" open>' in moving
@@ -131,7 +134,7 @@ def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, v
             "supervisor",
             "POST",
             f"/api/v1/visits/{visit['id']}/change",
-            json={"version": 1, "date": "2027-01-04", "reason": "元旦放假"},
+            json={"version": 1, "date": "2027-02-15", "reason": "春节放假"},
         )
         assert r.status_code == 200, r.text
         assert 'id="days-off"' not in sup.get("/visits").text
