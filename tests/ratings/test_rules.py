@@ -202,11 +202,20 @@ def test_anything_else_is_refused_by_field(value: object) -> None:
     good = {"overall": 5, "efficiency": 5, "service_level": 5, "attitude": 5}
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
         return
-    if isinstance(value, str) and value.strip().isdigit() and 1 <= int(value.strip()) <= 5:
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= 5:
         return
     with pytest.raises(ValidationFailed) as info:
         rules.check_scores({**good, "attitude": value})
     assert [e.field for e in info.value.errors] == ["attitude"]
+
+
+def test_digits_other_than_ascii_are_refused_not_a_crash() -> None:
+    good = {"overall": 5, "efficiency": 5, "service_level": 5, "attitude": 5}
+    for odd in ("¹", "５", "٣", "²"):
+        with pytest.raises(ValidationFailed) as info:
+            rules.check_scores({**good, "attitude": odd})
+        assert [e.field for e in info.value.errors] == ["attitude"]
 
 
 def test_comment_limits() -> None:

@@ -298,3 +298,16 @@ def test_the_rating_slice_does_not_import_the_citizen_page() -> None:
     import yibao.cases.public as page
 
     assert "yibao.ratings" not in Path(page.__file__).read_text("utf-8")
+
+
+def test_a_rating_with_an_odd_digit_is_a_422_not_a_500(client: TestClient, login) -> None:  # type: ignore[no-untyped-def]
+    case = take(client, login)
+    r = client.post(
+        f"/api/v1/cases/{case['case_no']}/actions",
+        json={"action": "complete", "version": case["version"]},
+        headers=login("clerk_f01"),
+    )
+    assert r.status_code == 200, r.text
+    body = {"id_tail": case["id_tail"], "overall": 5, "efficiency": 5, "service_level": 5}
+    r = client.post(f"/public/cases/{case['case_no']}/rating", json={**body, "attitude": "¹"})
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["attitude"]

@@ -90,7 +90,10 @@ def _level(raw: object) -> int | None:
         return None
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 2:
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        # ASCII only: str.isdigit() also says yes to "¹", which int() refuses (was a 500).
+        if len(raw.strip()) > 2:
+            return None
         value = int(raw.strip())
     else:
         return None
