@@ -103,7 +103,10 @@ def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, v
     assert visit["estimated"] is True and visit["working_day"] is True
     sup = browser("supervisor")
     assert 'id="estimated"' in sup.get(f"/visits/{visit['id']}").text
-    assert 'id="days-off"' not in sup.get("/visits").text
+    before = sup.get("/visits").text
+    assert 'id="days-off"' not in before
+    stale_row = section(before, "stale").split("青峰村", 1)[1].split("</tr>", 1)[0]
+    assert SPRING.isoformat() in stale_row and "预估" in stale_row  # its next visit, estimated
     # The citizen's page flags the estimated date too.
     public = api("supervisor", "GET", "/public/visits", params={"village": "青峰村"}, headers=JSON)
     assert [i["estimated"] for i in public.json()["items"]] == [True]
@@ -125,6 +128,7 @@ def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, v
         page = sup.get("/visits").text
         listed = section(page, "days-off")
         assert "安排在休息日的到访" in page
+        assert "预估" not in section(page, "stale").split("青峰村", 1)[1].split("</tr>", 1)[0]
         off = api("supervisor", "GET", "/api/v1/visits/on-days-off").json()
         assert [(v["id"], v["date"]) for v in off] == [(visit["id"], SPRING.isoformat())]
         assert f'href="/visits/{visit["id"]}?move=1#change"' in listed and "青峰村" in listed

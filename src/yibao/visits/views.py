@@ -157,6 +157,7 @@ def visits_page(
         "stale": stale,
         "stale_days": rules.DEFAULT_STALE_DAYS,
         "to_close": to_close,
+        "official_years": set(ref.calendar.official_years()),
         "to_move": to_move,
         "town_names": towns,
         "by_town": by_town,
