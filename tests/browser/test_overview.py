@@ -77,6 +77,11 @@ def test_supervisor_sees_four_figures_and_opens_two_tabs(
     assert page.evaluate("window.__stillHere") is True
     assert "/overview/ratings?" in page.url and page.locator("#overview").count() == 0
     assert page.locator("#tab-ratings").get_attribute("aria-current") == "page"
+    # The filter now filters the open tab, and a quick period keeps it.
+    assert page.locator("#overview-filters form").get_attribute("action") == "/overview/ratings"
+    page.locator("#quick-periods a", has_text="本年").click()
+    page.wait_for_url(re.compile(r"/overview/ratings\?.*from=\d{4}-01-01"))
+    page.locator("#ratings-stations").wait_for()
 
     # The tab's URL works as a plain link too (bookmark, new window): the whole page.
     other = pages.signed_in("supervisor")

@@ -136,6 +136,8 @@ def test_each_tab_is_a_page_and_a_fragment(browser, busy) -> None:  # type: igno
             assert f'id="{table}"' in part.text and "<html" not in part.text
             assert 'id="headline"' not in part.text
             assert "kind=fixed" in part.text  # tab links keep the filter
+            # The filter form comes along out of band, so it filters the tab now open.
+            assert f'action="{tab}"' in part.text and 'hx-swap-oob="true"' in part.text
     rows = body_rows(browser("supervisor").get("/overview/stations?kind=fixed").text, "overview")
     assert set(rows) == {"F01", "F02"}
 
