@@ -18,6 +18,7 @@ from pathlib import Path
 import chinese_calendar
 
 from yibao.calendar.rules import WorkCalendar, schedules_from_chinesecalendar
+from yibao.calendar.statutory import statutory_holidays
 
 LIMITS = (0, 1, 5, 10, 15, 60, 250)
 CASES = 5_000
@@ -32,9 +33,9 @@ Case = tuple[date, int]
 
 
 def naive_is_workday(d: date) -> bool:
-    """chinesecalendar's verdict; weekends only past its last year, as the calendar does."""
+    """chinesecalendar's verdict; past its last year the estimate, as the calendar does."""
     if d.year > 2026:  # late-2026 intakes with long limits run into 2027, which it rejects
-        return d.weekday() < 5
+        return d.weekday() < 5 and d not in statutory_holidays(d.year)
     return bool(chinese_calendar.is_workday(d))
 
 

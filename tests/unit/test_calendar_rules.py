@@ -18,6 +18,7 @@ from yibao.calendar.rules import (
     YearSchedule,
     schedules_from_chinesecalendar,
 )
+from yibao.calendar.statutory import statutory_holidays
 
 D = date
 CC_FIRST, CC_LAST = 2004, 2026
@@ -43,7 +44,7 @@ def _days(start: date, end: date) -> list[date]:
 def ref_is_working(d: date) -> bool:
     if CC_FIRST <= d.year <= CC_LAST:
         return bool(chinese_calendar.is_workday(d))
-    return d.weekday() < 5
+    return d.weekday() < 5 and d not in statutory_holidays(d.year)
 
 
 def ref_estimated(y1: int, y2: int) -> bool:
@@ -184,17 +185,28 @@ def test_explicit_year_unknown_to_chinesecalendar_raises() -> None:
 # --- estimated years -----------------------------------------------------------------------
 
 
-def test_2027_is_estimated_and_counts_weekends_only(cal: WorkCalendar) -> None:
+def test_2027_is_estimated_on_weekends_and_statutory_holidays(cal: WorkCalendar) -> None:
     year = _days(D(2027, 1, 1), D(2027, 12, 31))
-    assert all(cal.is_working_day(d) == (d.weekday() < 5) for d in year)
-    # 1 January 2027 is a Friday: estimated, so still a working day
-    assert cal.add_working_days(D(2026, 12, 31), 1) == DayResult(D(2027, 1, 1), True)
-    assert cal.add_working_days(D(2027, 1, 1), 1) == DayResult(D(2027, 1, 4), True)
-    assert cal.add_working_days(D(2027, 1, 4), -1) == DayResult(D(2027, 1, 1), True)
-    assert cal.add_working_days(D(2027, 1, 4), -2) == DayResult(D(2026, 12, 31), True)
-    assert cal.working_days_between(D(2027, 1, 1), D(2027, 12, 31)) == CountResult(260, True)
+    off = statutory_holidays(2027)
+    assert all(cal.is_working_day(d) == (d.weekday() < 5 and d not in off) for d in year)
+    # 1 January 2027 (元旦) is a Friday: off even without the State Council's notice
+    assert not cal.is_working_day(D(2027, 1, 1))
+    assert cal.add_working_days(D(2026, 12, 31), 1) == DayResult(D(2027, 1, 4), True)
+    assert cal.add_working_days(D(2027, 1, 4), -1) == DayResult(D(2026, 12, 31), True)
+    # 春节: 除夕 Fri 5 February to 初三 Mon 8 February
+    assert [cal.is_working_day(d) for d in _days(D(2027, 2, 4), D(2027, 2, 9))] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert cal.add_working_days(D(2027, 2, 4), 1) == DayResult(D(2027, 2, 9), True)
+    # 261 weekdays in 2027, 7 of its 13 statutory days off fall on one; (1/1, 12/31] skips 1/1
+    assert cal.working_days_between(D(2027, 1, 1), D(2027, 12, 31)) == CountResult(254, True)
     assert cal.working_days_between(D(2026, 12, 30), D(2026, 12, 31)) == CountResult(1, False)
-    assert cal.working_days_between(D(2026, 12, 30), D(2027, 1, 1)) == CountResult(2, True)
+    assert cal.working_days_between(D(2026, 12, 30), D(2027, 1, 1)) == CountResult(1, True)
 
 
 def test_estimated_when_any_year_in_between_lacks_a_schedule() -> None:
@@ -209,10 +221,11 @@ def test_estimated_when_any_year_in_between_lacks_a_schedule() -> None:
     assert not cal.working_days_between(D(2022, 6, 1), D(2022, 1, 1)).estimated
 
 
-def test_empty_calendar_is_weekends_only_and_estimated() -> None:
+def test_empty_calendar_is_estimated_on_statutory_holidays() -> None:
     cal = WorkCalendar()
     assert cal.official_years() == []
-    assert cal.add_working_days(D(2026, 9, 30), 1) == DayResult(D(2026, 10, 1), True)
+    # 国庆 1-3 October, then Sun 4 October: the estimate knows no 调休 of 2026
+    assert cal.add_working_days(D(2026, 9, 30), 1) == DayResult(D(2026, 10, 5), True)
     assert cal.add_working_days(D(2026, 10, 3), 0) == DayResult(D(2026, 10, 5), True)
 
 
@@ -227,19 +240,20 @@ def test_later_schedule_for_a_year_replaces_an_earlier_one() -> None:
 def test_a_year_without_any_working_day_is_skipped() -> None:
     days = _days(D(2030, 1, 1), D(2030, 12, 31))
     cal = WorkCalendar([YearSchedule(2030, frozenset(days), frozenset())])
-    assert cal.add_working_days(D(2029, 12, 31), 1) == DayResult(D(2031, 1, 1), True)
-    assert cal.add_working_days(D(2031, 1, 1), -1) == DayResult(D(2029, 12, 31), True)
-    assert cal.next_working_day(D(2030, 5, 5)) == D(2031, 1, 1)
-    assert cal.working_days_between(D(2029, 12, 31), D(2031, 1, 1)).days == 1
+    # 2031-01-01 is 元旦 of an estimated year, so the next working day is Thu 2 January
+    assert cal.add_working_days(D(2029, 12, 31), 1) == DayResult(D(2031, 1, 2), True)
+    assert cal.add_working_days(D(2031, 1, 2), -1) == DayResult(D(2029, 12, 31), True)
+    assert cal.next_working_day(D(2030, 5, 5)) == D(2031, 1, 2)
+    assert cal.working_days_between(D(2029, 12, 31), D(2031, 1, 2)).days == 1
 
 
 def test_supported_span_1900_to_2200(cal: WorkCalendar) -> None:
-    # 1 January 1900 was a Monday, 31 December 2200 is a Wednesday
-    assert cal.add_working_days(D(1900, 1, 1), 0) == DayResult(D(1900, 1, 1), True)
+    # 1 January 1900 (元旦, a Monday) is off; 31 December 2200 is a Wednesday
+    assert cal.add_working_days(D(1900, 1, 1), 0) == DayResult(D(1900, 1, 2), True)
     assert cal.add_working_days(D(2200, 12, 31), 0) == DayResult(D(2200, 12, 31), True)
     total = cal.working_days_between(D(1899, 12, 31), D(2200, 12, 31)).days
     assert cal.add_working_days(D(1899, 12, 31), total).date == D(2200, 12, 31)
-    assert cal.add_working_days(D(2200, 12, 31), -total + 1).date == D(1900, 1, 1)
+    assert cal.add_working_days(D(2200, 12, 31), -total + 1).date == D(1900, 1, 2)
 
 
 def test_leaving_the_date_range_raises_overflow() -> None:

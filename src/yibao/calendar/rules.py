@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, date, datetime, timedelta
 
+from yibao.calendar.statutory import statutory_holidays
+
 # Years a schedule file may name and the range searched in chinesecalendar; arithmetic itself
 # works for any year that ``datetime.date`` can hold.
 FIRST_YEAR = 1900
@@ -67,7 +69,11 @@ class CountResult:
 
 
 class WorkCalendar:
-    """Working-day arithmetic; years without a schedule count weekends only (estimated)."""
+    """Working-day arithmetic; a year without a schedule is estimated.
+
+    An estimated year counts weekends and the statutory holidays the national rules fix
+    (``statutory.py``); only its make-up working days are unknown.
+    """
 
     def __init__(self, schedules: Iterable[YearSchedule] = ()) -> None:
         # A later schedule for the same year replaces an earlier one, so an imported file can
@@ -99,6 +105,8 @@ class WorkCalendar:
                 return True
             if day in s.holidays:
                 return False
+        elif day in statutory_holidays(day.year):
+            return False
         return day.weekday() < 5
 
     def next_working_day(self, d: date) -> date:
@@ -177,7 +185,8 @@ class WorkCalendar:
         first = date(year, 1, 1).toordinal()
         last = date(year, 12, 31).toordinal()
         s = self._schedules.get(year)
-        off = {d.toordinal() for d in s.holidays} if s else set()
+        days_off = s.holidays if s else statutory_holidays(year)
+        off = {d.toordinal() for d in days_off}
         on = {d.toordinal() for d in s.workdays} if s else set()
         return array(
             "i",
