@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import chinese_calendar
@@ -50,5 +51,5 @@ def test_current_rules_give_thirteen_days_in_their_year(year: int) -> None:
     assert all(d.year == year for d in days)
     assert {date(year, 1, 1), date(year, 5, 1), date(year, 5, 2), date(year, 10, 3)} <= days
     spring = dict(statutory_holidays_by_name(year))["春节"]
-    assert [(b - a).days for a, b in zip(spring, spring[1:])] == [1, 1, 1]
+    assert [(b - a).days for a, b in itertools.pairwise(spring)] == [1, 1, 1]
     assert date(year, 1, 21) <= spring[1] <= date(year, 2, 20)  # 正月初一
