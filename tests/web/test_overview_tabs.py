@@ -220,3 +220,12 @@ def test_calendar_warning_on_the_first_screen(browser, clean: Node) -> None:  # 
     html = browser("supervisor").get("/overview").text  # signed in again: a month went by
     assert "calendar-warning" in html and "2027" in html.split("calendar-warning")[1][:400]
     clean.clock.now = FIXED_NOW
+
+
+def test_the_first_screen_in_english(browser, clean: Node) -> None:  # type: ignore[no-untyped-def]
+    b = browser("supervisor")
+    b.client.cookies.set("lang", "en")
+    html = b.get("/overview").text
+    for text in ("Completed on time", "Bad ratings open", "Transfers at risk", "This quarter"):
+        assert text in html
+    assert ">Fewer trips<" in html and "按时办结" not in html
