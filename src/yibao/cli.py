@@ -118,30 +118,84 @@ def calendar_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Import the official schedule of one year (format: docs/calendar.md)."""
+    from yibao.calendar.imports import import_schedule
     from yibao.calendar.schedule_file import parse_schedule
-    from yibao.calendar.service import store_schedule
     from yibao.db import Database
     from yibao.errors import ValidationFailed
+    from yibao.runtime import Runtime
 
     try:
-        schedule = parse_schedule(file.read_text("utf-8"))
+        schedule = parse_schedule(file.read_text("utf-8-sig"))
     except UnicodeDecodeError:
         _fail(f"{file}: not UTF-8 text")
         return
     except ValidationFailed as exc:
         _fail("\n".join(f"{file}: {e.field}: {e.message}" for e in exc.errors))
         return
-    db = Database(get_settings().resolved_database_url())
+    settings = get_settings()
+    db = Database(settings.resolved_database_url())
     try:
         with db.uow() as uow:
-            store_schedule(uow.session, schedule)
-            uow.commit()
+            outcome = import_schedule(
+                uow,
+                runtime=Runtime(settings, db),
+                schedule=schedule,
+                actor_id=None,
+                actor_name="yibao calendar import",
+                actor_role="system",
+                agency=settings.agency,
+            )
     finally:
         db.dispose()
     typer.echo(
         f"imported {schedule.year}: {len(schedule.holidays)} days off, "
-        f"{len(schedule.workdays)} make-up working days"
+        f"{len(schedule.workdays)} make-up working days; "
+        f"{outcome.recomputed} open cases' due dates recomputed"
     )
+
+
+@calendar_app.command("status")
+def calendar_status() -> None:
+    """Which years have an official schedule; exit 1 while next year's is missing from 1 Nov."""
+    from datetime import date
+
+    from yibao.calendar.service import load_calendar
+    from yibao.calendar.status import missing_schedule_year
+    from yibao.db import Database
+    from yibao.runtime import Runtime
+
+    settings = get_settings()
+    db = Database(settings.resolved_database_url())
+    try:
+        with db.session() as session:
+            calendar = load_calendar(session)
+        # YIBAO_TODAY fixes "today" as for the demo (monitoring checks can be tried ahead).
+        runtime = Runtime(settings, db)
+        today = date.fromisoformat(settings.today) if settings.today else runtime.today()
+    finally:
+        db.dispose()
+    typer.echo(f"today: {today.isoformat()}")
+    typer.echo(f"official schedules: {_year_spans(calendar.official_years()) or 'none'}")
+    missing = missing_schedule_year(calendar, today)
+    if missing is not None:
+        typer.echo(
+            f"warning: the official holiday schedule of {missing} has not been imported; "
+            f"due dates in {missing} are estimated (statutory holidays only, no make-up "
+            "working days). Import it with: yibao calendar import FILE",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo("ok: the schedules of this year and, from 1 November, next year are on record")
+
+
+def _year_spans(years: list[int]) -> str:
+    spans: list[list[int]] = []
+    for y in years:
+        if spans and spans[-1][1] == y - 1:
+            spans[-1][1] = y
+        else:
+            spans.append([y, y])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 @federation_app.command("keygen")
@@ -269,6 +323,34 @@ def field_sync(password_stdin: Annotated[bool, typer.Option("--password-stdin")]
         )
     finally:
         db.dispose()
+
+
+@field_app.command("refresh")
+def field_refresh(
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """Fetch a fresh bundle and renew the 30-day device token; queued records stay as they are."""
+    from yibao.db import Database
+    from yibao.field.laptop import FieldError
+    from yibao.field.refresh import refresh
+
+    if not password_stdin:
+        _fail("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = get_settings()
+    db = Database(settings.resolved_database_url())
+    try:
+        info = refresh(db, agency=settings.agency, password=password)
+    except FieldError as exc:
+        _fail(f"refresh stopped: {exc} (nothing on the laptop was changed)")
+        return
+    finally:
+        db.dispose()
+    typer.echo(
+        f"refreshed: {info['services']} services, {info['visits']} visits, "
+        f"{info['new_waiting_cases']} new cases waiting for materials, "
+        f"{info['updated_cases']} brought up to date; device token renewed for 30 days"
+    )
 
 
 @field_app.command("status")

@@ -149,3 +149,26 @@ def test_estimated_until_the_year_is_imported(
         uow.session.execute(delete(CalendarYear).where(CalendarYear.year == 2027))
         uow.commit()
     clean.runtime.invalidate()
+
+
+EXAMPLE_2027 = Path(__file__).resolve().parents[2] / "docs" / "examples" / "cn-2027-example.yaml"
+
+
+def test_calendar_status_warns_until_next_year_is_imported(
+    fresh_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    env = {**fresh_env, "YIBAO_DATA_DIR": str(tmp_path_factory.mktemp("cli-status"))}
+    assert run(["db", "upgrade"], env).returncode == 0
+    assert run(["init"], env).returncode == 0
+    june = run(["calendar", "status"], {**env, "YIBAO_TODAY": "2026-06-01"})
+    assert june.returncode == 0, june.stderr
+    assert "official schedules: 2004-2026" in june.stdout
+    december = run(["calendar", "status"], {**env, "YIBAO_TODAY": "2026-12-07"})
+    assert december.returncode == 1
+    assert "schedule of 2027 has not been imported" in december.stderr
+    out = run(["calendar", "import", str(EXAMPLE_2027)], env)
+    assert out.returncode == 0, out.stderr
+    assert "imported 2027" in out.stdout and "due dates recomputed" in out.stdout
+    after = run(["calendar", "status"], {**env, "YIBAO_TODAY": "2026-12-07"})
+    assert after.returncode == 0, after.stderr
+    assert "official schedules: 2004-2027" in after.stdout

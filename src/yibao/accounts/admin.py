@@ -17,11 +17,12 @@ from yibao.accounts.rules import STATION_ROLES, Actor, Role
 from yibao.accounts.service import MIN_PASSWORD, create_user, hash_password
 from yibao.audit import service as audit
 from yibao.audit.models import AuditRecord
+from yibao.calendar.imports import ImportOutcome, import_schedule
 from yibao.calendar.models import CalendarDay, CalendarYear
 from yibao.calendar.rules import YearSchedule
-from yibao.calendar.service import store_schedule
 from yibao.db import UnitOfWork, utcnow
 from yibao.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from yibao.runtime import Runtime
 
 MAX_DISPLAY_NAME = 64
 # argon2 hashes any length, but an unbounded password is an easy way to burn CPU.
@@ -247,26 +248,18 @@ def calendar_days(session: Session, *, actor: Actor, year: int) -> tuple[list[da
     return off, work
 
 
-def import_calendar(uow: UnitOfWork, *, actor: Actor, schedule: YearSchedule) -> bool:
-    """Store a parsed official schedule; True when it replaced one already on record."""
+def import_calendar(
+    uow: UnitOfWork, *, runtime: Runtime, actor: Actor, schedule: YearSchedule
+) -> ImportOutcome:
+    """Store a parsed official schedule and recount estimated due dates (one commit)."""
     require_admin(actor)
-    replaced = uow.session.get(CalendarYear, schedule.year) is not None
-    store_schedule(uow.session, schedule)
-    audit.record(
-        uow.session,
-        agency=actor.agency,
+    return import_schedule(
+        uow,
+        runtime=runtime,
+        schedule=schedule,
         actor_id=actor.id,
         actor_name=actor.username,
-        action="calendar.import",
-        object_type="calendar_year",
-        object_id=str(schedule.year),
+        actor_role=actor.role.value,
+        agency=actor.agency,
         ip=actor.ip,
-        detail={
-            "source": schedule.source,
-            "holidays": len(schedule.holidays),
-            "workdays": len(schedule.workdays),
-            "replaced": replaced,
-        },
     )
-    uow.commit()
-    return replaced

@@ -20,6 +20,7 @@ from yibao.accounts import admin
 from yibao.accounts.models import User
 from yibao.accounts.rules import STATION_ROLES, Actor, Role
 from yibao.calendar.schedule_file import parse_schedule
+from yibao.calendar.status import missing_schedule_year
 from yibao.db import UnitOfWork
 from yibao.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from yibao.stations import admin as station_admin
@@ -487,9 +488,11 @@ def _calendar_page(
     just_imported: bool = False,
     file_errors: list[FieldError] | None = None,
     error: str | None = None,
+    recomputed: int | None = None,
     status_code: int = 200,
 ) -> Response:
     with runtime.db.session() as session:
+        missing = missing_schedule_year(runtime.reference(session).calendar, runtime.today())
         years = admin.calendar_years(session, actor=actor)
         shown = None
         if shown_year is not None and any(y.year == shown_year for y in years):
@@ -520,6 +523,8 @@ def _calendar_page(
             "error": error,
             "max_kib": MAX_SCHEDULE_BYTES // 1024,
             "example": EXAMPLE_SCHEDULE,
+            "calendar_missing_year": missing,
+            "recomputed": recomputed,
         },
         status_code=status_code,
     )
@@ -533,6 +538,7 @@ def calendar(
     done: str | None = None,
     who: str | None = None,
     year: int | None = None,
+    recomputed: int | None = None,
 ) -> Response:
     """The official years on record and the form that imports a new one."""
     _admin(actor)
@@ -544,6 +550,7 @@ def calendar(
         flash=_flash(done, who),
         shown_year=int(who) if imported and who else year,
         just_imported=imported,
+        recomputed=recomputed if imported and recomputed is not None and recomputed >= 0 else None,
     )
 
 
@@ -594,6 +601,9 @@ def calendar_import(
     except ValidationFailed as exc:
         return refuse(_("The file was not imported. It has these problems:"), exc.errors)
     with runtime.db.uow() as uow:
-        admin.import_calendar(uow, actor=actor, schedule=schedule)
+        outcome = admin.import_calendar(uow, runtime=runtime, actor=actor, schedule=schedule)
     runtime.invalidate()
-    return _back("/admin/calendar", "imported", str(schedule.year))
+    return RedirectResponse(
+        f"/admin/calendar?done=imported&who={schedule.year}&recomputed={outcome.recomputed}",
+        status_code=303,
+    )

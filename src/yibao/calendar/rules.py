@@ -224,3 +224,13 @@ def schedules_from_chinesecalendar(years: Iterable[int] | None = None) -> list[Y
             d += timedelta(days=1)
         out.append(YearSchedule(y, frozenset(holidays), frozenset(workdays), "chinesecalendar"))
     return out
+
+
+def recount(old: WorkCalendar, new: WorkCalendar, start: date, due: date) -> DayResult:
+    """The due date ``due`` that ``old`` counted from ``start``, counted again on ``new``."""
+    # The working days between the clock's start and the old due date are the limit (or the
+    # days left at a 补正 pause) that produced it; counting them again keeps the promise.
+    days = old.working_days_between(start, due).days
+    if days == 1 and not old.is_working_day(start):
+        days = 0  # a limit of 0 on a day off meant "the next working day"
+    return new.add_working_days(start, days)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from yibao.accounts.rules import Role
+from yibao.calendar.status import missing_schedule_year
 from yibao.errors import Forbidden, ValidationFailed
 from yibao.reports import overview_views, service
 from yibao.reports.present import blank as _blank
@@ -64,6 +65,9 @@ def dashboard(
             "errors": {},
             "chart": board.trend.as_json(),
             "rating_tables": rating_tables,
+            "calendar_missing_year": missing_schedule_year(
+                runtime.reference().calendar, runtime.today()
+            ),
         },
     )
 
