@@ -16,6 +16,7 @@ from yibao.calendar.rules import (
     DayResult,
     WorkCalendar,
     YearSchedule,
+    recount,
     schedules_from_chinesecalendar,
 )
 from yibao.calendar.statutory import statutory_holidays
@@ -323,3 +324,19 @@ def test_count_inverts_add(start: date, n: int) -> None:
     due = cal.add_working_days(a, n)
     assert cal.working_days_between(a, due.date) == CountResult(n, due.estimated)
     assert cal.add_working_days(due.date, -n).date == a
+
+
+def test_recount_moves_a_due_date_onto_the_official_schedule() -> None:
+    estimate = WorkCalendar()
+    official = WorkCalendar(
+        [YearSchedule(2027, frozenset(_days(D(2027, 2, 5), D(2027, 2, 13))), frozenset())]
+    )
+    # Thu 4 February + 5: estimated 9-12, 15 February; officially off until the 13th
+    assert estimate.add_working_days(D(2027, 2, 4), 5) == DayResult(D(2027, 2, 15), True)
+    assert recount(estimate, official, D(2027, 2, 4), D(2027, 2, 15)) == DayResult(
+        D(2027, 2, 19), False
+    )
+    # a limit of 0 taken on a day off stays "the next working day"
+    assert recount(estimate, official, D(2027, 2, 6), D(2027, 2, 9)) == DayResult(
+        D(2027, 2, 15), False
+    )

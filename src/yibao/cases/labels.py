@@ -48,6 +48,7 @@ def action_labels() -> dict[str, str]:
     labels = {a.value: (ACTION_LABELS_ZH[a] if zh else ACTION_LABELS_EN[a]) for a in Action}
     labels["intake"] = "受理" if zh else "Intake"
     labels["download"] = "下载到本机" if zh else "Downloaded"
+    labels["recompute_due"] = "按新节假日安排重算期限" if zh else "Due date recounted"
     return labels
 
 
