@@ -72,7 +72,7 @@ def test_weekend_holidays_are_accepted() -> None:
 @pytest.mark.parametrize(
     ("text", "field", "fragment"),
     [
-        ("year: [2027\n", "file", "not valid YAML at line"),
+        ("year: [2027\n", "file", "line 2, column 1: not valid YAML"),
         ("- 2027-01-01\n", "file", "mapping"),
         ("just text", "file", "mapping"),
         ("", "file", "mapping"),
@@ -179,3 +179,66 @@ def test_dump_parse_round_trip(s: YearSchedule) -> None:
 def test_windows_notepad_file_with_bom_and_crlf_is_accepted() -> None:
     text = "\ufeff" + EXAMPLE.replace("\n", "\r\n")
     assert parse_schedule(text) == parse_schedule(EXAMPLE)
+
+
+NOTICE_STYLE = """\
+year: 2027
+source: 示例
+holidays:
+  - name: 元旦
+    days_off: 2027-01-01..2027-01-03
+  - name: 春节
+    days_off: [2027-02-05..2027-02-13]
+    workdays: [2027-01-31, 2027-02-20]
+  - 2027-10-01..2027-10-07
+workdays:
+  - 2027-10-09
+"""
+
+
+def test_parses_holidays_as_the_notice_lists_them() -> None:
+    s = parse_schedule(NOTICE_STYLE)
+    assert D(2027, 1, 2) in s.holidays and D(2027, 2, 13) in s.holidays
+    assert s.workdays == {D(2027, 1, 31), D(2027, 2, 20), D(2027, 10, 9)}
+    assert parse_schedule(dump_schedule(s)) == s
+
+
+def test_the_2027_example_in_the_docs_parses() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    s = parse_schedule((root / "docs/examples/cn-2027-example.yaml").read_text("utf-8"))
+    assert s.year == 2027 and D(2027, 2, 5) in s.holidays
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "line"),
+    [
+        (
+            NOTICE_STYLE.replace("days_off: 2027-01-01..", "days_off: 2027-01-41.."),
+            "holidays[0].days_off",
+            5,
+        ),
+        (
+            NOTICE_STYLE.replace("    workdays: [2027-01-31", "    workdays: [2027-02-01"),
+            "holidays[1].workdays[0]",
+            8,
+        ),
+        (NOTICE_STYLE.replace("  - name: 元旦\n", "  - nam: 元旦\n"), "holidays[0].nam", 4),
+        (NOTICE_STYLE.replace("  - 2027-10-01..", "  - 2028-10-01.."), "holidays[2]", 9),
+        (NOTICE_STYLE.replace("  - 2027-10-09", "  - 2027-10-11"), "workdays[0]", 11),
+        ("year: 2027\n", "holidays", 1),
+    ],
+)
+def test_every_error_names_its_line(text: str, field: str, line: int) -> None:
+    errors = _fields(text)
+    assert field in errors, errors
+    assert errors[field].startswith(f"line {line}: "), errors
+
+
+@given(st.text(max_size=300))
+def test_any_text_raises_only_validation_failed_with_lines(text: str) -> None:
+    try:
+        parse_schedule(text)
+    except ValidationFailed as e:
+        assert all(err.message.startswith("line ") for err in e.errors)

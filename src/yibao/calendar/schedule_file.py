@@ -28,6 +28,46 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+_HOLIDAY_KEYS = ("name", "days_off", "workdays")
+
+
+def _line_map(text: str) -> dict[str, int]:
+    """The 1-based line of every key and list item, by field path (``holidays[2].days_off``)."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = f"{path}.{key.value}" if path else str(key.value)
+                lines[name] = key.start_mark.line + 1
+                walk(value, name)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                name = f"{path}[{i}]"
+                lines[name] = item.start_mark.line + 1
+                walk(item, name)
+
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def _with_lines(errors: list[FieldError], lines: dict[str, int]) -> list[FieldError]:
+    # Every error names its line: the field's own, else its nearest parent's, else line 1.
+    out = []
+    for e in errors:
+        path = e.field
+        while path and path not in lines:
+            path = path.rpartition(".")[0] if "." in path else path.rpartition("[")[0]
+        line = lines.get(path, 1)
+        out.append(FieldError(e.field, f"line {line}: {e.message}", e.message_zh))
+    return out
+
+
 def _parse_date(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value  # only reachable through an explicit !!timestamp tag
@@ -54,30 +94,70 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def _parse_list(
-    doc: dict[Any, Any], key: str, year: int | None, errors: list[FieldError]
+def _parse_dates(
+    raw: Any, field: str, year: int | None, errors: list[FieldError]
 ) -> list[tuple[str, list[date]]]:
-    raw = doc.get(key)
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        errors.append(FieldError(key, "must be a list of dates or ranges start..end"))
-        return []
+    """A date, a range or a list of them under ``field``; each entry with its days."""
+    values = raw if isinstance(raw, list) else [raw]
     entries: list[tuple[str, list[date]]] = []
-    for i, value in enumerate(raw):
-        field = f"{key}[{i}]"
+    for i, value in enumerate(values):
+        name = f"{field}[{i}]" if isinstance(raw, list) else field
         try:
             start, end = _parse_entry(value)
         except ValueError as e:
-            errors.append(FieldError(field, str(e)))
+            errors.append(FieldError(name, str(e)))
             continue
         if year is None:
             continue  # without a valid year the days cannot be checked further
         if start.year != year or end.year != year:
-            errors.append(FieldError(field, f"{value} is not in {year}"))
+            errors.append(FieldError(name, f"{value} is not in {year}"))
             continue
-        entries.append((field, _days(start, end)))
+        entries.append((name, _days(start, end)))
     return entries
+
+
+def _parse_holiday(
+    value: dict[Any, Any], field: str, year: int | None, errors: list[FieldError]
+) -> tuple[list[tuple[str, list[date]]], list[tuple[str, list[date]]]]:
+    """One holiday as the State Council's notice gives it: name, days off, make-up days."""
+    for key in value:
+        if key not in _HOLIDAY_KEYS:
+            expected = ", ".join(_HOLIDAY_KEYS)
+            errors.append(FieldError(f"{field}.{key}", f"unknown field (expected {expected})"))
+    name = value.get("name")
+    if not isinstance(name, str) or not name.strip():
+        errors.append(FieldError(f"{field}.name", "is required: the holiday's name, e.g. 春节"))
+    if value.get("days_off") in (None, []):
+        errors.append(FieldError(f"{field}.days_off", "is required and must list the days off"))
+        off: list[tuple[str, list[date]]] = []
+    else:
+        off = _parse_dates(value["days_off"], f"{field}.days_off", year, errors)
+    work = value.get("workdays")
+    made_up = [] if work in (None, []) else _parse_dates(work, f"{field}.workdays", year, errors)
+    return off, made_up
+
+
+def _parse_list(
+    doc: dict[Any, Any], key: str, year: int | None, errors: list[FieldError]
+) -> tuple[list[tuple[str, list[date]]], list[tuple[str, list[date]]]]:
+    """The entries of ``key``; under ``holidays`` an entry may be a holiday with its own days."""
+    raw = doc.get(key)
+    if raw is None:
+        return [], []
+    if not isinstance(raw, list):
+        errors.append(FieldError(key, "must be a list of dates or ranges start..end"))
+        return [], []
+    entries: list[tuple[str, list[date]]] = []
+    made_up: list[tuple[str, list[date]]] = []
+    for i, value in enumerate(raw):
+        field = f"{key}[{i}]"
+        if key == "holidays" and isinstance(value, dict):
+            off, work = _parse_holiday(value, field, year, errors)
+            entries.extend(off)
+            made_up.extend(work)
+        else:
+            entries.extend(_parse_dates(value, field, year, errors))
+    return entries, made_up
 
 
 def _parse_year(doc: dict[Any, Any], errors: list[FieldError]) -> int | None:
@@ -100,10 +180,12 @@ def parse_schedule(text: str) -> YearSchedule:
         doc = yaml.load(text, Loader=_Loader)  # _Loader derives from SafeLoader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ValidationFailed.single("file", f"not valid YAML{where}") from None
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "line 1"
+        raise ValidationFailed.single("file", f"{where}: not valid YAML") from None
     if not isinstance(doc, dict):
-        raise ValidationFailed.single("file", "must be a mapping with year, holidays, workdays")
+        raise ValidationFailed.single(
+            "file", "line 1: must be a mapping with year, holidays, workdays"
+        )
 
     errors: list[FieldError] = []
     for key in doc:
@@ -118,8 +200,8 @@ def parse_schedule(text: str) -> YearSchedule:
         source = ""
     if doc.get("holidays") in (None, []):
         errors.append(FieldError("holidays", "is required and must list the days off"))
-    holidays = _parse_list(doc, "holidays", year, errors)
-    workdays = _parse_list(doc, "workdays", year, errors)
+    holidays, per_holiday = _parse_list(doc, "holidays", year, errors)
+    workdays = per_holiday + _parse_list(doc, "workdays", year, errors)[0]
 
     off = {d for _, days in holidays for d in days}
     for field, days in workdays:
@@ -130,7 +212,7 @@ def parse_schedule(text: str) -> YearSchedule:
                 errors.append(FieldError(field, f"{d} is a weekday, not a Saturday or Sunday"))
 
     if errors or year is None:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(_with_lines(errors, _line_map(text)))
     return YearSchedule(
         year=year,
         holidays=frozenset(off),
