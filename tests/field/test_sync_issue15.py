@@ -19,6 +19,7 @@ from tests.field.test_field import (
     PASSWORD,
     YIBAO,
     Proc,
+    _cli,
     central,
     intake,
     make_laptop,
@@ -329,3 +330,62 @@ def test_an_action_captured_in_the_future_is_refused_and_kept(
         _db(laptop), "SELECT status, reason FROM field_queue WHERE kind = 'action'"
     )
     assert status == "quarantined" and "future" in reason
+
+
+def test_refresh_brings_a_fresh_bundle_and_token_and_keeps_the_queue(
+    central: Proc, tmp_path: Path
+) -> None:
+    laptop = make_laptop(tmp_path, central.url, "team_m01")
+    laptop.start()
+    try:
+        h = laptop.token("team_m01")
+        offline = intake(laptop, h, 8900, "M01")
+    finally:
+        laptop.stop()
+    queue_before = rows(_db(laptop), "SELECT client_id, status, payload FROM field_queue")
+    token_before = rows(_db(laptop), "SELECT device_token FROM field_state")[0][0]
+    # Centrally, after the laptop was set up: a new case of the station waits for materials.
+    clerk = central.token("team_m01")
+    services = httpx.get(central.url + "/api/v1/services", headers=clerk).json()
+    item = next(s for s in services if s["code"] == "outpatient_reimbursement_small")
+    r = httpx.post(
+        central.url + "/api/v1/cases",
+        json={
+            "service_code": item["code"],
+            "station_code": "M01",
+            "channel": "mobile",
+            "materials": [],
+            "applicant": {"id_number": _id(950), "name": "钱七", "phone": "13700000001"},
+        },
+        headers=clerk,
+    )
+    assert r.status_code == 201, r.text
+    waiting = r.json()
+    missing = [m if isinstance(m, str) else m["code"] for m in item["materials"]]
+    r = httpx.post(
+        central.url + f"/api/v1/cases/{waiting['case_no']}/actions",
+        json={"action": "request_materials", "version": 1, "missing_materials": missing},
+        headers=clerk,
+    )
+    assert r.status_code == 200, r.text
+    assert not rows(_db(laptop), f"SELECT 1 FROM cases WHERE case_no = '{waiting['case_no']}'")
+
+    out = _cli(["field", "refresh", "--password-stdin"], laptop.env, PASSWORD + "\n")
+    assert out.returncode == 0, out.stderr
+    assert "device token renewed" in out.stdout
+    assert rows(_db(laptop), "SELECT client_id, status, payload FROM field_queue") == queue_before
+    assert rows(_db(laptop), "SELECT device_token FROM field_state")[0][0] != token_before
+    ((state, version),) = rows(
+        _db(laptop), f"SELECT state, version FROM cases WHERE case_no = '{waiting['case_no']}'"
+    )
+    assert state == "materials_pending" and version == 2
+    # Refreshing again changes nothing twice, and the queue still syncs with the new token.
+    again = _cli(["field", "refresh", "--password-stdin"], laptop.env, PASSWORD + "\n")
+    assert again.returncode == 0, again.stderr
+    assert rows(_db(laptop), "SELECT count(*) FROM cases")[0][0] == 2
+    assert sync(laptop).returncode == 0
+    assert rows(
+        _db(laptop), f"SELECT status FROM field_queue WHERE local_case_no = '{offline['case_no']}'"
+    ) == [("acked",)]
+    wrong = _cli(["field", "refresh", "--password-stdin"], laptop.env, "not-it\n")
+    assert wrong.returncode != 0 and "wrong password" in wrong.stderr

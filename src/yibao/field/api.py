@@ -72,6 +72,15 @@ def register(body: DeviceIn, runtime: RuntimeDep, actor: ActorDep, uow: UowDep) 
     return {**_device_dict(device, runtime), "device_token": token}
 
 
+@router.post("/devices/{device_id}/token")
+def renew(
+    device_id: uuid.UUID, runtime: RuntimeDep, actor: ActorDep, uow: UowDep
+) -> dict[str, Any]:
+    """A fresh device token (30 days) for the signed-in member's own laptop."""
+    device, token = central.renew_device(uow, runtime=runtime, actor=actor, device_id=device_id)
+    return {**_device_dict(device, runtime), "device_token": token}
+
+
 @router.get("/devices")
 def list_devices(runtime: RuntimeDep, actor: ActorDep, session: SessionDep) -> list[dict[str, Any]]:
     """Registered laptops, with those not synced for 3 days flagged ``stale``."""

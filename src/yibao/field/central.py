@@ -84,11 +84,40 @@ def register_device(
         ip=actor.ip,
     )
     uow.commit()
-    token = jwt.encode(
+    return device, _device_token(runtime, device, now)
+
+
+def renew_device(
+    uow: UnitOfWork, *, runtime: Runtime, actor: Actor, device_id: uuid.UUID
+) -> tuple[FieldDevice, str]:
+    """A fresh 30-day token for one's own laptop (``yibao field refresh``); not if revoked."""
+    device = uow.session.scalar(
+        select(FieldDevice).where(FieldDevice.agency == runtime.agency, FieldDevice.id == device_id)
+    )
+    if device is None or device.user_id != actor.id:
+        raise NotFound("no such laptop of yours")
+    if device.revoked_at is not None:
+        raise Forbidden("this laptop was revoked; ask the bureau", revoked=True)
+    audit.record(
+        uow.session,
+        agency=runtime.agency,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="field.renew",
+        object_type="device",
+        object_id=str(device.id),
+        ip=actor.ip,
+    )
+    uow.commit()
+    return device, _device_token(runtime, device, runtime.now())
+
+
+def _device_token(runtime: Runtime, device: FieldDevice, now: datetime) -> str:
+    return jwt.encode(
         {
             "typ": "device",
             "dev": str(device.id),
-            "sub": str(actor.id),
+            "sub": str(device.user_id),
             "agy": runtime.agency,
             "iat": int(now.timestamp()),
             "exp": int((now + timedelta(days=DEVICE_TOKEN_DAYS)).timestamp()),
@@ -96,7 +125,6 @@ def register_device(
         runtime.settings.secret_key,
         algorithm="HS256",
     )
-    return device, token
 
 
 def device_actor(
