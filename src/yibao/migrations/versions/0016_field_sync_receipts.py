@@ -1,6 +1,8 @@
-"""field sync (issue 15)
+"""field sync (issue 15): no schema change
 
-Placeholder in the chain; its owner fills in the schema change (or leaves it empty).
+An action's receipt now commits in its effect's transaction and a replay answers from it; the
+receipts' existing unique key (agency, client_id) is all that needs. The printed L… number is
+kept as the case number (cases.case_no is String(20), unique per agency), so no alias table.
 
 Revision ID: 0016
 Revises: 0015
