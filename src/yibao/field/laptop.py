@@ -34,11 +34,14 @@ from yibao.config import Settings
 from yibao.db import Database, utcnow
 from yibao.field import crypto
 from yibao.field.models import FieldQueue, FieldState
+from yibao.field.queue import enqueue, enqueue_record, queued_case
 from yibao.migrate import upgrade
 from yibao.people.rules import name_initials
 from yibao.runtime import Runtime
 from yibao.stations.service import store_network
 from yibao.visits.models import Visit
+
+__all__ = ["enqueue", "enqueue_record", "queued_case"]  # the queue lives in field/queue.py
 
 BATCH = 50
 
@@ -242,65 +245,6 @@ def unlock(db: Database, password: str) -> bool:
 
 
 # ---------------------------------------------------------------- the queue
-
-
-def enqueue(session: Session, kind: str, case: Case, payload: dict[str, Any]) -> None:
-    """Queue a change for the central node, in the caller's transaction."""
-    body = dict(payload)
-    if kind == "case":
-        applicant = dict(body["applicant"])
-        applicant["id_number"] = crypto.encrypt(applicant["id_number"])
-        body["applicant"] = applicant
-    else:
-        # A case taken on this laptop is known centrally by its client id until synced.
-        offline = session.scalar(
-            select(FieldQueue.id).where(FieldQueue.kind == "case", FieldQueue.client_id == case.id)
-        )
-        case_id = body.pop("case_id", None)
-        # Done now, here: the central node dates the action (and its clock) by this time.
-        body["captured_at"] = utcnow().isoformat()
-        if offline is not None:
-            body.pop("case_no", None)
-            body["case_client_id"] = case_id
-    session.add(
-        FieldQueue(
-            client_id=uuid.uuid4() if kind == "action" else case.id,
-            kind=kind,
-            local_case_no=case.case_no,
-            payload=body,
-            status="pending",
-            attempts=0,
-            created_at=utcnow(),
-        )
-    )
-
-
-def enqueue_record(
-    session: Session, *, kind: str, client_id: uuid.UUID, payload: dict[str, Any], label: str = ""
-) -> None:
-    """Queue a record that is not a case change (a questionnaire response), in the caller's
-    transaction; ``client_id`` is its id, so the central node stores it once."""
-    session.add(
-        FieldQueue(
-            client_id=client_id,
-            kind=kind,
-            local_case_no=label[:20],
-            payload=payload,
-            status="pending",
-            attempts=0,
-            created_at=utcnow(),
-        )
-    )
-
-
-def queued_case(session: Session, case_id: uuid.UUID) -> bool:
-    """Whether a case was taken on this laptop (known centrally by its client id until synced)."""
-    return (
-        session.scalar(
-            select(FieldQueue.id).where(FieldQueue.kind == "case", FieldQueue.client_id == case_id)
-        )
-        is not None
-    )
 
 
 def counts(db: Database) -> dict[str, int]:

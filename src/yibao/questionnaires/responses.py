@@ -288,7 +288,7 @@ def _queue_on_laptop(
     template: QuestionnaireTemplate,
     case_no: str | None,
 ) -> None:
-    from yibao.field import laptop
+    from yibao.field import queue
 
     payload: dict[str, Any] = {
         "template": template.code,
@@ -301,10 +301,10 @@ def _queue_on_laptop(
     if case_no is not None:
         # A case taken on this laptop has a local number until synced: send its client id.
         case_id = session.scalar(select(Case.id).where(Case.case_no == case_no))
-        if case_id is not None and laptop.queued_case(session, case_id):
+        if case_id is not None and queue.queued_case(session, case_id):
             payload["case_no"] = None
             payload["case_client_id"] = str(case_id)
-    laptop.enqueue_record(
+    queue.enqueue_record(
         session, kind="response", client_id=response.id, label=case_no or "", payload=payload
     )
 
