@@ -17,7 +17,7 @@ from yibao.visits.planner import Booked, PlanRequest, Proposed, Team
 
 @cache
 def calendar() -> WorkCalendar:
-    """The official calendars of 2025 and 2026; 2027 counts weekends only (estimated)."""
+    """The official calendars of 2025 and 2026; 2027 is estimated (weekends and statutory holidays)."""
     return WorkCalendar(schedules_from_chinesecalendar([2025, 2026]))
 
 

@@ -125,7 +125,7 @@ class Proposal:
     visits: tuple[Proposed, ...]
     targets: Mapping[Place, int]  # the target interval of each village, in days
     check: Check
-    estimated: bool  # a year of the period has no official calendar (weekends only)
+    estimated: bool  # a year of the period has no official calendar (estimated days off)
     owners: Mapping[Place, str]  # the team that plans each village
 
 
