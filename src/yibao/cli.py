@@ -118,6 +118,8 @@ def calendar_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Import the official schedule of one year (format: docs/calendar.md)."""
+    # The import recounts open cases: every mapped table must be known for their foreign keys.
+    import yibao.models  # noqa: F401
     from yibao.calendar.imports import import_schedule
     from yibao.calendar.schedule_file import parse_schedule
     from yibao.db import Database

@@ -121,13 +121,15 @@ def test_estimated_until_the_year_is_imported(
     r = client.post("/api/v1/cases", json=body, headers=h)
     assert r.status_code == 201, r.text
     case = r.json()
-    # Weekends only: 12/29, 12/30, 12/31, then 1/1 (Fri) counts as a working day -> Mon 1/11.
-    assert case["due_date"] == "2027-01-11"
+    # The estimate knows 元旦 (Fri 1/1) but no make-up day: 12/29-31, 1/4-8, 1/11, 1/12.
+    assert case["due_date"] == "2027-01-12"
     assert case["due_estimated"] is True
 
+    # The imported schedule makes Sat 1/9 a make-up working day, so 1/11 is the tenth.
     schedule = tmp_path / "cn-2027.yaml"
     schedule.write_text(
-        "year: 2027\nsource: test schedule\nholidays:\n  - 2027-01-01\nworkdays: []\n"
+        "year: 2027\nsource: test schedule\nholidays:\n  - 2027-01-01\n"
+        "workdays:\n  - 2027-01-09\n"
     )
     env = {"YIBAO_DATABASE_URL": clean.url, "YIBAO_DATA_DIR": str(tmp_path)}
     out = run(["calendar", "import", str(schedule)], env)
@@ -138,8 +140,13 @@ def test_estimated_until_the_year_is_imported(
         json=intake_body(service_code="outpatient_reimbursement", materials=["id_card"]),
         headers=h,
     ).json()
-    assert case2["due_date"] == "2027-01-12"
+    assert case2["due_date"] == "2027-01-11"
     assert case2["due_estimated"] is False
+    # The open case counted on the estimate was recounted by the import, with an event.
+    first = client.get(f"/api/v1/cases/{case['case_no']}", headers=h).json()
+    assert (first["due_date"], first["due_estimated"]) == ("2027-01-11", False)
+    events = client.get(f"/api/v1/cases/{case['case_no']}/events", headers=h).json()
+    assert any("recompute" in str(e) for e in events), events
     # Remove the imported year again so other tests see the packaged calendar only.
     from sqlalchemy import delete
 
