@@ -8,6 +8,9 @@ import uuid
 # Cheap password hashing for the whole run, subprocess nodes included (they inherit the
 # environment); production keeps argon2-cffi's defaults.
 os.environ.setdefault("YIBAO_ARGON2_COST", "test")
+# Hundreds of sign-ins from one address (the test client, 127.0.0.1) within minutes; the
+# per-address sign-in limit is tested on its own with a small limit (tests/throttle).
+os.environ.setdefault("YIBAO_LOGIN_RATE_PER_MINUTE", "100000")
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -177,7 +180,7 @@ def clean(node: Node) -> Node:
     with node.runtime.db.uow() as uow:
         for table in station_work_tables():
             uow.session.execute(text(f"DELETE FROM {table}"))
-        for table in ("idempotency_keys", "case_events", "cases", "audit_records"):
+        for table in ("idempotency_keys", "case_events", "cases", "audit_records", "rate_counters"):
             uow.session.execute(text(f"DELETE FROM {table}"))
         uow.session.execute(
             text(

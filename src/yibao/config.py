@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     # Public status lookup: requests per client address per minute.
     public_rate_per_minute: int = 30
+    # Sign-in attempts per client address per minute (whatever the account: password spraying).
+    login_rate_per_minute: int = 20
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDR
+    # networks); from any other peer the header is ignored, so it cannot dodge the limits.
+    trusted_proxies: str = ""
     # Browser sessions end after this long without a request, and after this long in all.
     session_idle_minutes: int = 30
     session_max_hours: int = 12
@@ -39,6 +45,17 @@ class Settings(BaseSettings):
     today: str = ""
     # 好差评: working days a bad rating's rectification task is given (谁办理、谁负责).
     rating_rectify_days: int = 5
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"not an address or CIDR network: {part.strip()!r}") from None
+        return value
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to an SQLite file in the data directory."""

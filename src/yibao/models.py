@@ -7,7 +7,8 @@ import yibao.filings.models
 import yibao.inspections.models
 import yibao.leads.models
 import yibao.questionnaires.models
-import yibao.ratings.models  # noqa: F401
+import yibao.ratings.models
+import yibao.throttle.models  # noqa: F401
 from yibao.accounts.models import User, WebSession
 from yibao.audit.models import AuditRecord
 from yibao.calendar.models import CalendarDay, CalendarYear

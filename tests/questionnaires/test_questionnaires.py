@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -16,7 +17,7 @@ from tests.conftest import FIXED_NOW, Node
 from tests.questionnaires.conftest import DEFINITION, answer
 from yibao.audit.models import AuditRecord
 from yibao.questionnaires.models import QuestionnaireResponse
-from yibao.web.limits import RateLimiter
+from yibao.throttle.service import SharedRateLimiter
 
 
 def _text(html: str) -> str:
@@ -403,7 +404,10 @@ def test_public_form_from_a_qr_code_stores_once(
 
 def test_public_form_is_rate_limited(browser, client: TestClient, template: str) -> None:  # type: ignore[no-untyped-def]
     link = _qr_link(browser, template)
-    client.app.state.public_limiter = RateLimiter(2, 60)  # type: ignore[attr-defined]
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    client.app.state.public_limiter = SharedRateLimiter(  # type: ignore[attr-defined]
+        runtime.db, agency=runtime.agency, scope=f"q-{uuid.uuid4().hex}", limit=2
+    )
     phone = TestClient(client.app)
     assert phone.get(link).status_code == 200
     assert phone.get(link).status_code == 200

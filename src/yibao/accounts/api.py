@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from yibao.accounts import service
-from yibao.errors import FieldError, ValidationFailed
+from yibao.errors import FieldError, RateLimited, ValidationFailed
 from yibao.web.deps import RuntimeDep, UowDep, client_ip
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -47,6 +47,11 @@ class TokenOut(BaseModel):
 async def token(request: Request, runtime: RuntimeDep, uow: UowDep) -> TokenOut:
     """Exchange a username and password (JSON or form-encoded) for a bearer token."""
     creds = await _read_credentials(request)
+    wait = await run_in_threadpool(request.app.state.login_limiter.hit, client_ip(request) or "?")
+    if wait is not None:
+        raise RateLimited(
+            "too many sign-in attempts from this address; try again later", retry_after=int(wait)
+        )
     settings = runtime.settings
     now = runtime.now()
     user = await run_in_threadpool(

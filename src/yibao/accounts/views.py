@@ -81,6 +81,12 @@ async def login(
     elif not username.strip() or not password:
         error = _("Enter your username and password.")
     user = None
+    status = 401
+    if error is None and await run_in_threadpool(
+        request.app.state.login_limiter.hit, client_ip(request) or "?"
+    ):
+        error = _("Too many sign-in attempts from this address. Wait a minute and try again.")
+        status = 429
     if error is None:
         settings = runtime.settings
         try:
@@ -108,7 +114,7 @@ async def login(
             request,
             "login.html",
             {"login_csrf": token, "error": error, "username": username, "next": _safe_next(next)},
-            status_code=401,
+            status_code=status,
         )
         response.set_cookie(
             LOGIN_CSRF_COOKIE,

@@ -19,13 +19,14 @@ from yibao.config import Settings, get_settings
 from yibao.db import Database
 from yibao.field import api as field_api
 from yibao.runtime import Runtime
+from yibao.throttle.service import SharedRateLimiter
 from yibao.transfers import api as transfers_api
 from yibao.transfers import federation_api
 from yibao.transfers.relay import Relay
 from yibao.visits import api as visits_api
 from yibao.web import problems
 from yibao.web.i18n import gettext as _
-from yibao.web.limits import BodyLimit, NulGuard, RateLimiter
+from yibao.web.limits import BodyLimit, NulGuard
 from yibao.web.pages import (
     CsrfFailed,
     LocaleMiddleware,
@@ -63,7 +64,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime
     relay = _federation(settings, runtime)
     _field_mode(runtime)
-    app.state.public_limiter = RateLimiter(settings.public_rate_per_minute, 60.0)
+    # Counted in the database, so every worker of `yibao serve --workers N` shares the limits.
+    def clock() -> float:
+        return runtime.now().timestamp()
+
+    app.state.public_limiter = SharedRateLimiter(
+        runtime.db,
+        agency=settings.agency,
+        scope="lookup",
+        limit=settings.public_rate_per_minute,
+        clock=clock,
+    )
+    app.state.login_limiter = SharedRateLimiter(
+        runtime.db,
+        agency=settings.agency,
+        scope="login",
+        limit=settings.login_rate_per_minute,
+        clock=clock,
+    )
     problems.install(app)
 
     @app.get("/healthz", tags=["health"])

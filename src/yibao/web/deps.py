@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -28,8 +30,44 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def client_ip(request: Request) -> str | None:
-    """The client's address as the server sees it."""
-    return request.client.host if request.client else None
+    """The client's address: the peer's, or X-Forwarded-For's when the peer is a trusted proxy.
+
+    From a trusted proxy the header is read from the right, skipping trusted hops, so a client
+    cannot put an address of its choice in front (YIBAO_TRUSTED_PROXIES).
+    """
+    peer = request.client.host if request.client else None
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    trusted = trusted_networks(runtime.settings.trusted_proxies if runtime else "")
+    if peer is None or not trusted or not _in(peer, trusted):
+        return peer
+    hops = [
+        h.strip()
+        for line in request.headers.getlist("x-forwarded-for")
+        for h in line.split(",")
+        if h.strip()
+    ]
+    for hop in reversed(hops):
+        if not _in(hop, trusted):
+            return hop if _address(hop) is not None else peer
+    return peer
+
+
+@lru_cache(maxsize=8)
+def trusted_networks(spec: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """The networks of YIBAO_TRUSTED_PROXIES (comma-separated addresses or CIDRs)."""
+    return tuple(ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
+
+
+def _address(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
+
+
+def _in(host: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    addr = _address(host)
+    return addr is not None and any(addr in n for n in networks)
 
 
 def get_actor(

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections import deque
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -224,28 +221,3 @@ async def _send_problem(
         }
     )
     await send({"type": "http.response.body", "body": raw})
-
-
-class RateLimiter:
-    """At most ``limit`` hits per key in a sliding ``window`` of seconds (per process)."""
-
-    def __init__(self, limit: int, window: float = 60.0, max_keys: int = 100_000) -> None:
-        self.limit = limit
-        self.window = window
-        self.max_keys = max_keys
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> float | None:
-        """Count one hit; returns the seconds to wait when over the limit, else None."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._hits) > self.max_keys:
-                self._hits.clear()  # crude, but bounded memory beats a perfect count
-            q = self._hits.setdefault(key, deque())
-            while q and q[0] <= now - self.window:
-                q.popleft()
-            if len(q) >= self.limit:
-                return max(1.0, self.window - (now - q[0]))
-            q.append(now)
-            return None

@@ -1,0 +1,1 @@
+"""Request limits shared by every worker process of a node."""
