@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from yibao.audit import service as audit
 from yibao.calendar.models import CalendarYear
 from yibao.calendar.rules import schedules_from_chinesecalendar
 from yibao.calendar.service import store_schedule
@@ -27,6 +28,21 @@ def init_reference(settings: Settings) -> dict[str, int]:
             for schedule in schedules_from_chinesecalendar():
                 if schedule.year not in known:
                     store_schedule(uow.session, schedule)
+            audit.record(
+                uow.session,
+                agency=settings.agency,
+                actor_id=None,
+                actor_name="system",
+                action="system.reference_init",
+                object_type="agency",
+                object_id=settings.agency,
+                detail={
+                    "services": services,
+                    "stations": network["stations"],
+                    "towns": network["towns"],
+                    "villages": villages,
+                },
+            )
             uow.commit()
             years = sorted(uow.session.scalars(select(CalendarYear.year)))
     finally:

@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
+from yibao.audit import cli as audit_cli
 from yibao.config import Settings, get_settings
 from yibao.filings import cli as filings_cli
+from yibao.sealing import cli as sealing_cli
 
 app = typer.Typer(
     help="yibao — case tracker for medical-insurance service stations.",
@@ -32,6 +34,8 @@ field_app = typer.Typer(
 )
 app.add_typer(field_app, name="field")
 app.add_typer(filings_cli.app, name="filings")
+app.add_typer(sealing_cli.app, name="keys")
+app.add_typer(audit_cli.app, name="audit")
 
 
 def _fail(message: str) -> None:
@@ -382,6 +386,21 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the HTTP API (and pages)."""
     import uvicorn
 
+    from yibao.config import MIN_SECRET_LENGTH, weak_secret
+    from yibao.web.access_log import uvicorn_log_config
+
+    if weak_secret(get_settings().secret_key):
+        typer.echo(
+            f"YIBAO_SECRET_KEY is the built-in default or shorter than {MIN_SECRET_LENGTH} "
+            "characters: set a random key, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`.\n"
+            f"YIBAO_SECRET_KEY 是内置默认值或少于 {MIN_SECRET_LENGTH} 个字符："
+            "请设置一个随机密钥后再启动。",
+            err=True,
+        )
+        raise typer.Exit(2)
+    # The access log never shows a citizen's ID tail (workers configure logging from this).
+    log_config = uvicorn_log_config()
     if workers > 1:
         uvicorn.run(
             "yibao.web.app:create_app",
@@ -390,11 +409,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
             port=port,
             workers=workers,
             log_level="info",
+            log_config=log_config,
         )
     else:
         from yibao.web.app import create_app
 
-        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(), host=host, port=port, log_level="info", log_config=log_config)
 
 
 @app.command("demo")
@@ -445,7 +465,15 @@ def demo(
     for username, role, station in DEMO_USERS:
         typer.echo(f"    {username:<12} {role:<15} {station or ''}")
     typer.echo(f"\nServing on {url}  (Ctrl-C to stop)\n")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    from yibao.web.access_log import uvicorn_log_config
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=uvicorn_log_config(),
+    )
 
 
 def _safe_url(url: str) -> str:

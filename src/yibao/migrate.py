@@ -16,7 +16,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to ``revision``."""
     engine = make_engine(url)
     try:

@@ -2,6 +2,7 @@
 
 # The station-work slices register their tables by being imported.
 import yibao.attachments.models
+import yibao.audit.witness_models
 import yibao.disputes.models
 import yibao.filings.models
 import yibao.inspections.models

@@ -23,6 +23,10 @@ def test_migrated_schema_matches_the_models(node: Node) -> None:
         engine.dispose()
     # Index reflection differs in detail between backends; tables and columns must match.
     structural = [
-        d for d in diffs if d[0] in {"add_table", "remove_table", "add_column", "remove_column"}
+        d
+        for d in diffs
+        # Column modifications come as lists of tuples; only whole tables and columns count.
+        if isinstance(d, tuple)
+        and d[0] in {"add_table", "remove_table", "add_column", "remove_column"}
     ]
     assert structural == []

@@ -184,6 +184,17 @@ def authenticate(
     user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if session.is_modified(user):  # the count of wrong passwords reset, or a new hash
+        audit.record(
+            session,
+            agency=agency,
+            actor_id=user.id,
+            actor_name=user.username,
+            action="auth.success",
+            object_type="user",
+            object_id=str(user.id),
+            ip=ip,
+        )
     uow.commit()
     return user
 

@@ -3,7 +3,7 @@ except :func:`search` and :func:`actor_ids`, which run the statement.
 
 Pages walk the trail newest first with a keyset cursor (the last record id seen), so the
 thousandth page costs what the first one does. The statement only uses the indexed columns
-(agency with at, actor_id, action, object_type/object_id; migration 0023) for the common
+(agency with at, actor_id, action, object_type/object_id; migration 0021) for the common
 filters.
 """
 

@@ -246,6 +246,15 @@ def submit(
         answered_at=answered_at,
         response_id=request.client_id or uuid.uuid4(),
     )
+    service.audit_change(
+        session,
+        actor,
+        "response",
+        str(response.id),
+        template=template.code,
+        version=version.version,
+        channel=channel.value,
+    )
     if case_no is not None:
         service.audit_change(
             session,
@@ -397,6 +406,16 @@ def submit_public(
         taken_by=None,
         answered_at=runtime.now(),
         response_id=response_id,
+    )
+    audit.record(
+        session,
+        agency=runtime.agency,
+        actor_id=None,
+        actor_name="public",
+        action="questionnaire.response",
+        object_type="questionnaire",
+        object_id=str(response.id),
+        detail={"template": template.code, "version": version.version, "channel": "qr"},
     )
     if linked is not None:
         audit.record(

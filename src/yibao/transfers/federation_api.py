@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from yibao.audit import service as audit
+from yibao.audit import witness
 from yibao.errors import Conflict, ValidationFailed
 from yibao.runtime import Runtime
 from yibao.transfers import service
@@ -94,10 +95,17 @@ def _handle(
     try:
         with runtime.db.uow() as uow:
             _record_nonce(uow.session, runtime, who)
-            outcome = service.receive(uow, runtime=runtime, sender=who.agency, payload=payload)
+            if witness.is_audit_message(payload):
+                # A partner's audit checkpoint to witness, or its countersignature of ours.
+                outcome = witness.receive(uow, runtime=runtime, sender=who.agency, payload=payload)
+            else:
+                outcome = service.receive(uow, runtime=runtime, sender=who.agency, payload=payload)
     except ValidationFailed as exc:
         return domain_problem(exc)
-    except Conflict:
+    except Conflict as exc:
+        if witness.is_audit_message(payload):
+            # A checkpoint that contradicts one already witnessed: recorded, never taken.
+            return domain_problem(exc)
         # Another delivery of this transfer is being applied right now: try again shortly.
         return problem(
             503, "Busy", "the transfer is being updated; retry", headers={"Retry-After": "1"}

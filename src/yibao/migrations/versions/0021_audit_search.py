@@ -8,8 +8,8 @@ name (records written without a user: the public, the system), by action (on Pos
 varchar_pattern_ops, so that ``LIKE 'case.%'`` uses it whatever the database's collation) and
 by time. The object filter uses the existing (agency, object_type, object_id) index.
 
-Revision ID: 0023
-Revises: 0017
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-07 16:00:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0023"
-down_revision: str | None = "0017"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
