@@ -5,19 +5,32 @@ from __future__ import annotations
 from functools import lru_cache
 from ipaddress import ip_network
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The key a fresh checkout runs with; `yibao serve` refuses it (and any short key).
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+MIN_SECRET_LENGTH = 32
+
+
+def weak_secret(key: str) -> bool:
+    """Whether ``key`` is the built-in default or too short to sign sessions and tokens."""
+    return key == DEFAULT_SECRET_KEY or len(key) < MIN_SECRET_LENGTH
 
 
 class Settings(BaseSettings):
     """Node configuration; every field can be set as ``YIBAO_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="YIBAO_", extra="ignore")
+    # Errors name the variable, never echo its value (keys and secrets).
+    model_config = SettingsConfigDict(
+        env_prefix="YIBAO_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(default=Path("var"))
     database_url: str = ""
-    secret_key: str = "dev-insecure-change-me"
+    secret_key: str = DEFAULT_SECRET_KEY
     agency: str = "500118"
     token_ttl_seconds: int = 8 * 3600
     # Login throttling: this many wrong passwords in a row lock the account.
@@ -45,6 +58,15 @@ class Settings(BaseSettings):
     today: str = ""
     # 好差评: working days a bad rating's rectification task is given (谁办理、谁负责).
     rating_rectify_days: int = 5
+    # Audit chain: a signed checkpoint of the head this often when it moved (0: never), and
+    # the days records are kept at least (the database refuses to remove younger ones).
+    audit_checkpoint_minutes: float = 60
+    audit_retention_days: int = Field(default=184, ge=1)
+    # Data keys sealing ID and phone numbers at rest (docs/sealing.md): "kid:base64,...,
+    # index:base64" (the first data key is current), or a key file; neither: a key file made
+    # in the data directory on first use.
+    data_key: str = Field(default="", repr=False)
+    data_key_file: str = ""
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -56,6 +78,39 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"not an address or CIDR network: {part.strip()!r}") from None
         return value
+
+    @field_validator("data_key")
+    @classmethod
+    def _data_key(cls, value: str) -> str:
+        if value.strip():
+            from yibao.sealing.keys import parse_env
+
+            parse_env(value)  # KeyConfigError (a ValueError) names YIBAO_DATA_KEY
+        return value.strip()
+
+    @field_validator("data_key_file")
+    @classmethod
+    def _data_key_file(cls, value: str) -> str:
+        if value.strip():
+            from yibao.sealing.keys import read_file
+
+            read_file(Path(value.strip()).expanduser(), f"YIBAO_DATA_KEY_FILE ({value.strip()})")
+        return value.strip()
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"not an http:// or https:// address: {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def https(self) -> bool:
+        """Whether citizens and staff reach this node over TLS (YIBAO_PUBLIC_URL is https)."""
+        return self.public_url.lower().startswith("https://")
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to an SQLite file in the data directory."""

@@ -18,6 +18,7 @@ from yibao.catalog import service as catalog
 from yibao.catalog.service import ServiceInfo
 from yibao.config import Settings
 from yibao.db import Database, utcnow
+from yibao.sealing import keys as sealing_keys
 from yibao.stations import service as stations
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.db = db
+        # Personal data is sealed with this node's data key (yibao.sealing.keys).
+        sealing_keys.attach(db.engine, sealing_keys.load(settings))
         self.clock: Callable[[], datetime] = clock or utcnow
         self.tz = ZoneInfo("Asia/Shanghai")
         self._reference: Reference | None = None
@@ -84,6 +87,11 @@ class Runtime:
         self.on_login: Callable[[str], object] = lambda _password: None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
+
+    @property
+    def keyring(self) -> sealing_keys.Keyring:
+        """This node's data keys (re-read after a rotation changes the key file)."""
+        return sealing_keys.for_dialect(self.db.engine.dialect)
 
     @property
     def agency(self) -> str:

@@ -246,7 +246,7 @@ def test_500_offline_cases_survive_ten_cut_syncs(central: Proc, tmp_path: Path) 
         laptop.stop()
     # The ID numbers are sealed in the laptop's file.
     sealed = rows(laptop.home / "yibao.sqlite3", "SELECT applicant_id_number FROM cases")
-    assert all(v.startswith("enc1:") for (v,) in sealed)
+    assert all(v.startswith("enc2:field:") for (v,) in sealed)  # the laptop key, key id field
     before = rows(central.home / "yibao.sqlite3", "SELECT count(*) FROM cases")[0][0]
     attempts = 0
     while True:

@@ -17,11 +17,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from yibao.db import Base, BigIntPK, UTCDateTime, utcnow
-from yibao.field.crypto import SealedString
+from yibao.sealing import events as sealing_events
+from yibao.sealing.types import BlindIndex, Sealed
 
 
 class Case(Base):
@@ -40,6 +42,8 @@ class Case(Base):
         Index(None, "agency", "received_at", "id"),
         Index(None, "agency", "state", "due_date"),
         Index(None, "agency", "applicant_id_tail"),
+        # Exact look-up by full ID number (the keyed blind index, yibao.sealing.blind).
+        Index(None, "agency", "applicant_id_key"),
         # Reports: completions by the day they closed.
         Index(None, "agency", "state", "closed_date"),
         # Cases taken on one mobile visit.
@@ -55,12 +59,14 @@ class Case(Base):
     channel: Mapped[str] = mapped_column(String(10))
     state: Mapped[str] = mapped_column(String(20))
 
-    # Sealed: encrypted at rest on a field laptop (yibao.field.crypto), plain centrally.
-    applicant_id_number: Mapped[str] = mapped_column(SealedString())
+    # Sealed at rest (yibao.sealing): the laptop key on a field laptop, the data key centrally.
+    applicant_id_number: Mapped[str] = mapped_column(Sealed("cases.applicant_id_number"))
+    # Keyed digest of the full ID number; filled in on insert (yibao.sealing.events).
+    applicant_id_key: Mapped[str | None] = mapped_column(BlindIndex())
     applicant_id_tail: Mapped[str] = mapped_column(String(4))
     applicant_name: Mapped[str] = mapped_column(String(50))
     applicant_initials: Mapped[str] = mapped_column(String(50), default="")
-    applicant_phone: Mapped[str] = mapped_column(String(20))
+    applicant_phone: Mapped[str] = mapped_column(Sealed("cases.applicant_phone"))
 
     materials_received: Mapped[list[str]] = mapped_column(JSON, default=list)
     materials_missing: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -85,6 +91,10 @@ class Case(Base):
     )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+event.listen(Case, "before_insert", sealing_events.case_id_key)
+event.listen(Case, "before_update", sealing_events.case_id_key)
 
 
 class CaseEvent(Base):

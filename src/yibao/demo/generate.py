@@ -36,6 +36,7 @@ from yibao.config import Settings
 from yibao.db import Base, Database
 from yibao.people import rules as people
 from yibao.runtime import Reference, load_reference
+from yibao.sealing import keys as sealing_keys
 from yibao.stations.models import Station
 from yibao.stations.service import list_stations
 from yibao.visits import rules as visit_rules
@@ -852,6 +853,7 @@ class _Generator:
             "state": State(cols["state"]).value,
             "applicant_id_number": applicant.value,
             "applicant_id_tail": applicant.tail,
+            "applicant_id_key": applicant.value,  # digested on bind (yibao.sealing)
             "applicant_name": name,
             "applicant_initials": self.initials(name),
             "applicant_phone": phone,
@@ -1139,6 +1141,7 @@ def generate(
     today = today or _default_today(settings)
     rng = random.Random(seed)
     db = Database(settings.resolved_database_url())
+    sealing_keys.attach(db.engine, sealing_keys.load(settings))
     try:
         with db.uow() as uow:
             session = uow.session

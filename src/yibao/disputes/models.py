@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db import Base, BigIntPK, UTCDateTime, utcnow
+from yibao.sealing.types import Sealed
 
 
 class Dispute(Base):
@@ -77,7 +78,9 @@ class DisputeRepresentative(Base):
     party: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(50))
     title: Mapped[str | None] = mapped_column(String(50))  # role or title
-    phone: Mapped[str | None] = mapped_column(String(20))  # shown masked
+    phone: Mapped[str | None] = mapped_column(
+        Sealed("dispute_representatives.phone")
+    )  # shown masked
 
 
 class MediationSession(Base):

@@ -164,6 +164,20 @@ def sync(
         row = uow.session.get(FieldDevice, device.pk)
         if row is not None:
             row.last_sync_at = runtime.now()
+            audit.record(
+                uow.session,
+                agency=runtime.agency,
+                actor_id=actor.id,
+                actor_name=actor.username,
+                action="field.sync",
+                object_type="field_device",
+                object_id=str(device.id),
+                ip=actor.ip,
+                detail={
+                    "records": len(records),
+                    "accepted": sum(1 for r in results if r.get("status") == "accepted"),
+                },
+            )
         uow.commit()
     return results
 

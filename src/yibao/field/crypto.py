@@ -1,8 +1,9 @@
 """Data at rest on a field laptop: ID numbers encrypted with a key derived from the credentials.
 
 The key is derived (scrypt) from the team member's password and a per-laptop salt when they
-sign in, and held in memory only. Without it the laptop's file shows no ID number. On the
-central node no key is set and the column stores plain values, as before.
+sign in, and held in memory only. Without it the laptop's file shows no ID number. Sealed
+columns (yibao.sealing.types.Sealed) use this key, under key id ``field``, on a laptop; on the
+central node they use the node's data keys (yibao.sealing.keys).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import os
 import threading
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import String, TypeDecorator
-from sqlalchemy.engine import Dialect
 
 PREFIX = "enc1:"
 LOCKED = "******************"  # what a column shows while the key is not loaded
@@ -54,6 +53,16 @@ def has_key() -> bool:
     return _key is not None
 
 
+def is_active() -> bool:
+    """Whether this process is a field laptop (new sealed values use the laptop key)."""
+    return _active
+
+
+def current_key() -> bytes | None:
+    """The laptop key, when a team member has signed in."""
+    return _key
+
+
 def encrypt(value: str) -> str:
     """Encrypt with the loaded key (AES-GCM, random nonce)."""
     if _key is None:
@@ -71,18 +80,3 @@ def decrypt(value: str) -> str:
         return LOCKED
     raw = base64.urlsafe_b64decode(value[len(PREFIX) :])
     return AESGCM(_key).decrypt(raw[:12], raw[12:], b"yibao").decode()
-
-
-class SealedString(TypeDecorator[str]):
-    """A string column encrypted at rest on field laptops, plain on the central node."""
-
-    impl = String(200)
-    cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None or not _active or value.startswith(PREFIX):
-            return value
-        return encrypt(value)
-
-    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else decrypt(value)

@@ -16,11 +16,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db import Base, UTCDateTime, utcnow
-from yibao.field.crypto import SealedString
+from yibao.sealing import events as sealing_events
+from yibao.sealing.types import BlindIndex, Sealed
 
 
 class Filing(Base):
@@ -58,11 +60,11 @@ class Filing(Base):
     previous_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("filings.id"))
 
     # The person, stored as cases store applicants: sealed number, tail, and a lookup digest.
-    person_id_number: Mapped[str] = mapped_column(SealedString())
+    person_id_number: Mapped[str] = mapped_column(Sealed("filings.person_id_number"))
     person_id_tail: Mapped[str] = mapped_column(String(4))
-    person_key: Mapped[str] = mapped_column(String(64))
+    person_key: Mapped[str] = mapped_column(BlindIndex())  # keyed HMAC (yibao.sealing.blind)
     person_name: Mapped[str] = mapped_column(String(50))
-    person_phone: Mapped[str] = mapped_column(String(20))
+    person_phone: Mapped[str] = mapped_column(Sealed("filings.person_phone"))
 
     kind: Mapped[str] = mapped_column(String(24))
     basis: Mapped[str] = mapped_column(String(12))  # proof | commitment
@@ -92,3 +94,7 @@ class Filing(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+event.listen(Filing, "before_insert", sealing_events.filing_person_key)
+event.listen(Filing, "before_update", sealing_events.filing_person_key)

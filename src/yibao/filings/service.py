@@ -14,7 +14,6 @@ Auditors and admins see nothing (三员分立).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import uuid
@@ -43,6 +42,7 @@ from yibao.filings.models import Filing
 from yibao.filings.rules import Action, Basis, Kind, State
 from yibao.people import rules as people
 from yibao.runtime import Reference, Runtime
+from yibao.sealing import blind
 from yibao.text import has_control
 
 SERVICE_CODE = "remote_care_filing"
@@ -125,8 +125,12 @@ class FilingFilter:
 
 
 def person_key(agency: str, id_number: str) -> str:
-    """The lookup digest of a person's ID number (the number itself may be sealed at rest)."""
-    return hashlib.sha256(f"yibao-person:{agency}:{id_number.upper()}".encode()).hexdigest()
+    """What ``filings.person_key`` digests for a person (the number itself is sealed at rest).
+
+    The column type turns it into the node's keyed HMAC when it is stored or compared
+    (yibao.sealing.types.BlindIndex), so it never reaches the database in clear.
+    """
+    return blind.person_input(agency, id_number)
 
 
 def require_reader(actor: Actor) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db import Base, BigIntPK, UTCDateTime, utcnow
+from yibao.sealing.types import Sealed
 
 
 class Lead(Base):
@@ -43,7 +44,9 @@ class Lead(Base):
     kind: Mapped[str] = mapped_column(String(30))
     urgency: Mapped[str] = mapped_column(String(10))
     description: Mapped[str] = mapped_column(Text)
-    patient_id_number: Mapped[str | None] = mapped_column(String(18))  # shown masked
+    patient_id_number: Mapped[str | None] = mapped_column(
+        Sealed("leads.patient_id_number")
+    )  # shown masked
     patient_id_tail: Mapped[str | None] = mapped_column(String(4))
     state: Mapped[str] = mapped_column(String(20))
     actions_taken: Mapped[str | None] = mapped_column(Text)  # 事中干预: what was done

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db import Base, BigIntPK, UTCDateTime, utcnow
+from yibao.sealing.types import Sealed
 
 
 class Transfer(Base):
@@ -40,9 +41,9 @@ class Transfer(Base):
     agreement: Mapped[str] = mapped_column(String(40))
     state: Mapped[str | None] = mapped_column(String(20))
     counterpart_state: Mapped[str | None] = mapped_column(String(20))
-    person_id_number: Mapped[str] = mapped_column(String(18))
+    person_id_number: Mapped[str] = mapped_column(Sealed("transfers.person_id_number"))
     person_name: Mapped[str] = mapped_column(String(50))
-    person_phone: Mapped[str | None] = mapped_column(String(20))
+    person_phone: Mapped[str | None] = mapped_column(Sealed("transfers.person_phone"))
     case_no: Mapped[str | None] = mapped_column(String(20))
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
     applied_date: Mapped[date] = mapped_column(Date)
