@@ -109,7 +109,8 @@ def test_forged_forwarded_for_does_not_dodge_the_limit(client: TestClient, clean
     limit = clean.settings.public_rate_per_minute
     codes = [
         client.get(
-            "/public/cases/1?id_tail=1234",
+            # A different case each time: the per-case bound on wrong tails stays out of it.
+            f"/public/cases/{i}?id_tail=1234",
             headers={**JSON, "X-Forwarded-For": f"198.51.100.{i % 250}"},
         ).status_code
         for i in range(limit + 1)

@@ -6,6 +6,7 @@ import io
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -128,9 +129,9 @@ def card(html: str, name: str) -> int:
 
 
 def chart_data(html: str) -> dict[str, Any]:
-    m = re.search(r"var data = (\{.*?\});\n", html)
+    m = re.search(r"data-chart-data='([^']*)'", html)
     assert m, "no chart data on the page"
-    data: dict[str, Any] = json.loads(m.group(1))
+    data: dict[str, Any] = json.loads(unescape(m.group(1)))
     return data
 
 

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, Field
 
 from yibao.cases import present, queries, service
 from yibao.cases.schemas import ActionIn, IntakeIn
@@ -96,3 +97,15 @@ def events(case_no: str, actor: ActorDep, session: SessionDep) -> list[dict[str,
 def reveal_id_number(case_no: str, actor: ActorDep, uow: UowDep) -> dict[str, str]:
     """The full ID number, for roles allowed to read it; every read is audited."""
     return {"id_number": service.reveal_id_number(uow, actor=actor, case_no=case_no)}
+
+
+class RevealIn(BaseModel):
+    """Why the full value is read (kept in the audit record)."""
+
+    reason: str = Field(default="", max_length=service.MAX_REVEAL_REASON)
+
+
+@router.post("/{case_no}/applicant/phone")
+def reveal_phone(case_no: str, body: RevealIn, actor: ActorDep, uow: UowDep) -> dict[str, str]:
+    """The full phone number to call the applicant: a reason is required; audited."""
+    return {"phone": service.reveal_phone(uow, actor=actor, case_no=case_no, reason=body.reason)}

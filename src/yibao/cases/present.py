@@ -9,7 +9,7 @@ from yibao.accounts.rules import Actor
 from yibao.cases import lifecycle, rules
 from yibao.cases.lifecycle import ActorRef, State
 from yibao.cases.models import Case, CaseEvent
-from yibao.people.rules import mask_id
+from yibao.people.rules import mask_id, mask_phone
 from yibao.runtime import Reference
 
 
@@ -51,7 +51,8 @@ def case_dict(
         "applicant": {
             "id_number": mask_id(case.applicant_id_number),
             "name": case.applicant_name,
-            "phone": case.applicant_phone,
+            # Masked like the ID number; the full number through the audited reveal.
+            "phone": mask_phone(case.applicant_phone),
         },
         "materials_received": list(case.materials_received or []),
         "materials_missing": list(case.materials_missing or []),

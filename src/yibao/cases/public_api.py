@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from yibao.cases.lookup import MAX_CASE_NO
+from yibao.cases.lookup import MAX_CASE_NO, PAUSED_ZH, LookupPaused, bound_of
 from yibao.cases.public import page_context, public_status
 from yibao.errors import NotFound, RateLimited, ValidationFailed
 from yibao.web.deps import RuntimeDep, SessionDep, client_ip
@@ -43,9 +43,14 @@ def _lookup(
     wait = request.app.state.public_limiter.hit(client_ip(request) or "?")
     if wait is not None:
         return None, RateLimited("too many lookups; try again in a minute", retry_after=int(wait))
+    bound = bound_of(request.app.state)
+
+    def check() -> dict[str, Any]:
+        return public_status(session, runtime=runtime, case_no=case_no, id_tail=id_tail)
+
     try:
-        return public_status(session, runtime=runtime, case_no=case_no, id_tail=id_tail), None
-    except NotFound as exc:
+        return (bound.attempt(case_no, check) if bound else check()), None
+    except (NotFound, RateLimited) as exc:
         return None, exc
 
 
@@ -60,7 +65,9 @@ def _page(
 ) -> Response:
     status = 200
     message = None
-    if isinstance(error, RateLimited):
+    if isinstance(error, LookupPaused):
+        status, message = 429, PAUSED_ZH
+    elif isinstance(error, RateLimited):
         status, message = 429, "查询过于频繁，请一分钟后再试。"
     elif isinstance(error, NotFound):
         status, message = 404, "未找到该办件：请核对办件编号和身份证号后四位。"

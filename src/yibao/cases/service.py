@@ -206,3 +206,31 @@ def reveal_id_number(uow: UnitOfWork, *, actor: Actor, case_no: str) -> str:
     )
     uow.commit()
     return case.applicant_id_number
+
+
+MAX_REVEAL_REASON = 200
+
+
+def reveal_phone(uow: UnitOfWork, *, actor: Actor, case_no: str, reason: str) -> str:
+    """The applicant's full phone number, to call them: a reason is required and recorded."""
+    why = (reason or "").strip()
+    if not why or len(why) > MAX_REVEAL_REASON:
+        raise ValidationFailed.single(
+            "reason",
+            f"say why you need the full number (1 to {MAX_REVEAL_REASON} characters)",
+            "请填写查看完整号码的理由",
+        )
+    case = _load(uow.session, actor, case_no)
+    audit.record(
+        uow.session,
+        agency=actor.agency,
+        actor_id=actor.id,
+        actor_name=actor.username,
+        action="case.read_phone",
+        object_type="case",
+        object_id=case.case_no,
+        ip=actor.ip,
+        detail={"reason": why},
+    )
+    uow.commit()
+    return case.applicant_phone

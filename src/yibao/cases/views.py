@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -388,6 +388,33 @@ def reveal_id(
     try:
         with runtime.db.uow() as uow:
             number = service.reveal_id_number(uow, actor=actor, case_no=case_no)
+    except (Forbidden, NotFound):
+        return HTMLResponse(
+            f'<span class="field-error">{_("Not allowed.")}</span>', status_code=403
+        )
+    return render(request, "cases/_fullid.html", {"number": number})
+
+
+@router.post("/cases/{case_no}/reveal-phone")
+def reveal_phone(
+    case_no: str,
+    request: Request,
+    runtime: RuntimeDep,
+    actor: PageActor,
+    _csrf: CsrfDep,
+    reason: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """显示完整号码: the applicant's full phone to call them (a reason; the read is audited)."""
+    try:
+        with runtime.db.uow() as uow:
+            number = service.reveal_phone(
+                uow, actor=actor, case_no=case_no, reason=reason[: service.MAX_REVEAL_REASON + 1]
+            )
+    except ValidationFailed:
+        return HTMLResponse(
+            f'<span class="field-error">{_("Say why you need the full number.")}</span>',
+            status_code=422,
+        )
     except (Forbidden, NotFound):
         return HTMLResponse(
             f'<span class="field-error">{_("Not allowed.")}</span>', status_code=403

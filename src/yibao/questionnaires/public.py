@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
+from yibao.cases.lookup import PAUSED_ZH, LookupPaused, bound_of
 from yibao.errors import DomainError, NotFound, ValidationFailed
 from yibao.questionnaires import responses, service, tokens
 from yibao.questionnaires.models import QuestionnaireTemplate, QuestionnaireVersion
@@ -158,7 +159,8 @@ async def public_submit(request: Request, code: str, runtime: RuntimeDep) -> Res
     consent = form.get("consent") == "yes"
     case_no = str(form.get("case_no") or "").strip()[:20]
     id_tail = str(form.get("id_tail") or "").strip()[:4]
-    try:
+
+    def submit() -> None:
         with runtime.db.uow() as uow:
             responses.submit_public(
                 uow,
@@ -172,6 +174,30 @@ async def public_submit(request: Request, code: str, runtime: RuntimeDep) -> Res
                 case_no=case_no or None,
                 id_tail=id_tail or None,
             )
+
+    def wrong_tail(exc: BaseException) -> bool:
+        return isinstance(exc, ValidationFailed) and any(e.field == "case_no" for e in exc.errors)
+
+    bound = bound_of(request.app.state)
+    try:
+        if bound is not None and consent and case_no:
+            # Linking a case checks its ID tail: bounded per case like the status lookup.
+            bound.attempt(case_no, submit, wrong_tail)
+        else:
+            submit()
+    except LookupPaused:
+        values = {**answers, "consent": consent, "case_no": case_no, "id_tail": id_tail}
+        return _public_page(
+            request,
+            runtime,
+            template,
+            version,
+            token.station,
+            values,
+            {"case_no": PAUSED_ZH},
+            PAUSED_ZH,
+            429,
+        )
     except ValidationFailed as exc:
         errors = {e.field.removeprefix("answers."): e.message_zh or e.message for e in exc.errors}
         values = {**answers, "consent": consent, "case_no": case_no, "id_tail": id_tail}

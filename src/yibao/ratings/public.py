@@ -18,10 +18,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
 
-from yibao.cases.lookup import MAX_CASE_NO
+from yibao.cases.lookup import MAX_CASE_NO, bound_of
 from yibao.cases.public import public_status, register_page_context, register_section
 from yibao.errors import Conflict, DomainError, NotFound, RateLimited, ValidationFailed
 from yibao.ratings import rules, service
+from yibao.ratings.models import Rating
 from yibao.runtime import Runtime
 from yibao.web.deps import RuntimeDep, client_ip
 from yibao.web.problems import domain_problem
@@ -155,15 +156,21 @@ async def _rate_json(request: Request, runtime: Runtime, case_no: str) -> Respon
     try:
         if len(case_no) > MAX_CASE_NO:
             raise NotFound("no case matches this number and ID tail")
-        with runtime.db.uow() as uow:
-            rating = service.rate_public(
-                uow,
-                runtime=runtime,
-                case_no=case_no,
-                id_tail=tail,
-                raw=body,
-                ip=client_ip(request),
-            )
+        bound = bound_of(request.app.state)
+
+        def check() -> Rating:
+            with runtime.db.uow() as uow:
+                return service.rate_public(
+                    uow,
+                    runtime=runtime,
+                    case_no=case_no,
+                    id_tail=tail,
+                    raw=body,
+                    ip=client_ip(request),
+                )
+
+        # The tail is a guess here (no form token): bounded per case like the lookup.
+        rating = bound.attempt(case_no, check) if bound else check()
     except DomainError as exc:
         return domain_problem(exc)
     return JSONResponse(service.rating_dict(rating, public=True), status_code=201)

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from yibao.db import Database
@@ -94,3 +94,21 @@ class SharedRateLimiter:
                 )
             uow.commit()
         return None
+
+    def refund(self, key: str) -> None:
+        """Take back one hit of this window (a try that turned out not to count, e.g. a right
+        ID tail under a bound on wrong ones); never below zero."""
+        name = f"{self.scope}:{key}"[:MAX_KEY_LENGTH]
+        w = window_of(self.clock(), self.window)
+        with self.db.uow() as uow:
+            uow.session.execute(
+                update(RateCounter)
+                .where(
+                    RateCounter.agency == self.agency,
+                    RateCounter.key == name,
+                    RateCounter.window_no == w.index,
+                    RateCounter.hits > 0,
+                )
+                .values(hits=RateCounter.hits - 1)
+            )
+            uow.commit()

@@ -12,13 +12,16 @@ from fastapi.staticfiles import StaticFiles
 
 from yibao import __version__
 from yibao.accounts import api as accounts_api
+from yibao.audit import api as audit_api
 from yibao.cases import api as cases_api
 from yibao.cases import public_api
+from yibao.cases.lookup import DAY_SECONDS, WRONG_TAILS_PER_DAY, CaseLookupBound
 from yibao.catalog import api as catalog_api
 from yibao.config import Settings, get_settings
 from yibao.db import Database
 from yibao.field import api as field_api
 from yibao.runtime import Runtime
+from yibao.sealing import logs as sealing_logs
 from yibao.throttle.service import SharedRateLimiter
 from yibao.transfers import api as transfers_api
 from yibao.transfers import federation_api
@@ -35,6 +38,8 @@ from yibao.web.pages import (
     login_redirect,
     render,
 )
+from yibao.web.request_context import RequestContextMiddleware
+from yibao.web.security_headers import SecurityHeaders
 from yibao.web.templating import STATIC_DIR
 
 log = logging.getLogger("yibao")
@@ -50,7 +55,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if relay is not None:
             relay.start()
+        from yibao.audit.checkpoints import start_background
+
+        checkpoint_timer = start_background(runtime.db, settings)  # signed heads, hourly
         yield
+        if checkpoint_timer is not None:
+            checkpoint_timer.stop()
         if relay is not None:
             relay.stop()
 
@@ -82,7 +92,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         limit=settings.login_rate_per_minute,
         clock=clock,
     )
+    app.state.case_lookup_bound = CaseLookupBound(
+        SharedRateLimiter(
+            runtime.db,
+            agency=settings.agency,
+            scope="lookup-case",
+            limit=WRONG_TAILS_PER_DAY,
+            window=DAY_SECONDS,
+            clock=clock,
+        )
+    )
     problems.install(app)
+    sealing_logs.install()  # no full ID number in any log line
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:
@@ -103,6 +124,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(field_api.router)
     app.include_router(visits_api.router)
     app.include_router(visits_api.public_router)
+    app.include_router(audit_api.router)
     app.include_router(reports_api_router())
     for router in station_work_api_routers():
         app.include_router(router)
@@ -113,6 +135,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(NulGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, https=settings.https)
+    # Outermost: every audit record of the request carries its id and the client's address.
+    app.add_middleware(RequestContextMiddleware)
     return app
 
 
@@ -169,6 +194,7 @@ def station_work_api_routers() -> list[APIRouter]:
 def page_routers() -> list[APIRouter]:
     """The HTML pages, one router per concept."""
     from yibao.accounts import admin_views, views
+    from yibao.audit import views as audit_views
     from yibao.cases import print_views
     from yibao.cases import views as case_views
     from yibao.field import views as field_views
@@ -185,6 +211,7 @@ def page_routers() -> list[APIRouter]:
         transfer_views.router,
         field_views.router,
         visit_views.router,
+        audit_views.router,
         *station_work_page_routers(),
     ]
 
@@ -210,6 +237,7 @@ def install_page_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, _exc: CsrfFailed) -> Response:
+        request.state.denial_reason = "csrf"  # for the access.denied audit record
         return render(
             request,
             "error.html",
@@ -223,6 +251,7 @@ def install_page_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, _exc: PageForbidden) -> Response:
+        request.state.denial_reason = "forbidden"  # for the access.denied audit record
         return render(
             request,
             "error.html",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from yibao.accounts.rules import Actor
 from yibao.accounts.service import actor_from_token
+from yibao.audit import context as audit_context
 from yibao.db import UnitOfWork
 from yibao.errors import NotAuthenticated
 from yibao.runtime import Runtime
@@ -79,7 +80,7 @@ def get_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("a bearer token is required")
     with runtime.db.session() as session:
-        return actor_from_token(
+        actor = actor_from_token(
             session,
             credentials.credentials,
             secret=runtime.settings.secret_key,
@@ -87,6 +88,9 @@ def get_actor(
             now=runtime.now(),
             ip=client_ip(request),
         )
+    audit_context.set_actor(role=actor.role.value, unit=actor.unit)
+    request.state.actor = actor  # the denial audit of this request names it
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

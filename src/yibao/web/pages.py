@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from yibao.accounts import sessions
 from yibao.accounts.rules import Actor, Role
 from yibao.accounts.sessions import SessionInfo
+from yibao.audit import context as audit_context
 from yibao.errors import DomainError, FieldError, ValidationFailed
 from yibao.runtime import Runtime
 from yibao.web import i18n
@@ -76,6 +77,8 @@ def session_info(request: Request, runtime: RuntimeDep) -> SessionInfo:
     if info is None:
         raise LoginRequired
     request.state.session = info
+    request.state.actor = info.actor  # the denial audit of this request names it
+    audit_context.set_actor(role=info.actor.role.value, unit=info.actor.unit)
     return info
 
 
@@ -157,6 +160,9 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
     ("/admin/stations", "Stations", frozenset({Role.ADMIN})),
     ("/admin/calendar", "Calendar", frozenset({Role.ADMIN})),
+    ("/audit", "Audit records", frozenset({Role.AUDITOR})),
+    ("/audit/chain", "Chain status", frozenset({Role.AUDITOR})),
+    ("/audit/export", "Export and archive", frozenset({Role.AUDITOR})),
 ]
 
 
@@ -183,7 +189,7 @@ def home_for(actor: Actor) -> str:
     if actor.role == Role.SUPERVISOR:
         return "/overview"
     if actor.role == Role.AUDITOR:
-        return "/account"
+        return "/audit"
     return "/queue"
 
 

@@ -140,6 +140,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, Forbidden | NotFound):
+            request.state.denial_reason = exc.code  # for the access.denied audit record
         if isinstance(exc, NotFound):
             page = public_page_missing(request, 404)
             if page is not None:
