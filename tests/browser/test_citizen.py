@@ -4,9 +4,10 @@ POSTs (never in a URL), where to go and whom to call, the next mobile visit, Chi
 from __future__ import annotations
 
 import subprocess
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -118,7 +119,7 @@ def _mobile_clerk(server: Server) -> dict[str, str]:
 
 def test_waiting_for_materials_shows_the_next_mobile_visit(pages: Pages, server: Server) -> None:
     headers = _mobile_clerk(server)
-    today = date.today()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the node's day, not UTC's
     visits = []
     for day in (today, today + timedelta(days=9)):
         r = server.api(
