@@ -13,7 +13,6 @@ a flood of 404s must never turn into 500s.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any
 
@@ -28,10 +27,6 @@ DENIED_STATUS = frozenset({403, 404})
 ACTION = "access.denied"
 # Path segments that name no object (``/api/v1/cases/X`` is about ``cases``).
 _PREFIXES = frozenset({"api", "v1", "admin", "public"})
-
-# H1 extends ``record`` with result/role/unit/request_id; until then they go into ``detail``.
-_RECORD_PARAMS = frozenset(inspect.signature(audit.record).parameters)
-
 
 def object_of(route_path: str | None, path: str, path_params: dict[str, Any]) -> tuple[str, str]:
     """(object_type, object_id) of a request: the route's first noun and its path parameters."""
@@ -67,17 +62,6 @@ def record_denial(
     detail: dict[str, Any] = {"status": status, "method": method, "route": route_path or path}
     if reason:
         detail["reason"] = reason
-    extra: dict[str, Any] = {}
-    for key, value in (
-        ("result", "denied"),
-        ("role", actor.role.value),
-        ("unit", actor.unit),
-        ("request_id", ctx.request_id),
-    ):
-        if key in _RECORD_PARAMS:
-            extra[key] = value
-        else:
-            detail[key] = value
     try:
         with db.uow() as uow:
             audit.record(
@@ -90,7 +74,10 @@ def record_denial(
                 object_id=object_id,
                 ip=ctx.ip,
                 detail=detail,
-                **extra,
+                result="denied",
+                role=actor.role.value,
+                unit=actor.unit,
+                request_id=ctx.request_id,
             )
             uow.commit()
     except SQLAlchemyError as exc:
