@@ -50,6 +50,7 @@ bench: setup pg-up
 	$(BIN)/python bench/bench_pages.py
 	$(BIN)/python bench/bench_transfers.py
 	$(BIN)/python bench/bench_station_work.py
+	$(BIN)/python bench/bench_audit.py
 
 federation-demo: setup
 	$(BIN)/yibao federation demo
