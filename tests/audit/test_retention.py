@@ -11,7 +11,7 @@ from sqlalchemy.exc import DatabaseError
 
 from tests.audit.helpers import cli, write
 from tests.conftest import Node
-from yibao.audit import checkpoints
+from yibao.audit import checkpoints, retention
 from yibao.audit import service as audit
 from yibao.audit.models import AuditRecord
 from yibao.audit.verify import verify_chain
@@ -70,7 +70,7 @@ def test_purge_needs_an_archive_and_a_checkpoint(
     assert code == 1 and "nothing to purge" in out and "未清理" in out
     db = clean.runtime.db
     with db.uow() as uow:  # an archive, but no checkpoint covers it yet
-        archive = checkpoints.register_archive(uow.session, clean.settings.agency, 1, 10, "a" * 64)
+        archive = retention.register_archive(uow.session, clean.settings.agency, 1, 10, "a" * 64)
         assert archive.checkpoint_id is None
         uow.commit()
     code, out = cli(clean, monkeypatch, "audit", "purge", "--before", before)
@@ -79,7 +79,7 @@ def test_purge_needs_an_archive_and_a_checkpoint(
     assert code == 0, out
     with db.uow() as uow:
         digest = hashlib.sha256(b"export").hexdigest()
-        archive = checkpoints.register_archive(uow.session, clean.settings.agency, 1, 10, digest)
+        archive = retention.register_archive(uow.session, clean.settings.agency, 1, 10, digest)
         assert archive.checkpoint_id is not None
         uow.commit()
     code, out = cli(clean, monkeypatch, "audit", "purge", "--before", "2000-01-01")
@@ -118,7 +118,7 @@ def test_register_archive_checks_its_input(clean: Node) -> None:
     with clean.runtime.db.uow() as uow:
         for args in ((2, 1, "a" * 64), (1, 9, "a" * 64), (1, 2, "XYZ")):
             with pytest.raises(ValidationFailed):
-                checkpoints.register_archive(uow.session, clean.settings.agency, *args)
+                retention.register_archive(uow.session, clean.settings.agency, *args)
 
 
 def test_record_fills_role_unit_request_from_the_request_context(clean: Node) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from yibao.accounts.rules import Actor, Role
-from yibao.audit import checkpoints, export, queries
+from yibao.audit import checkpoints, export, queries, retention
 from yibao.audit.models import AuditRecord
 from yibao.audit.service import record
 from yibao.audit.verify import verify_chain
@@ -350,7 +350,7 @@ def _record_export(
 ) -> None:
     with runtime.db.uow() as uow:
         if archive_of and archive_of.first and archive_of.last and sha256:
-            checkpoints.register_archive(
+            retention.register_archive(
                 uow.session, runtime.agency, archive_of.first, archive_of.last, sha256
             )
         record(

@@ -103,7 +103,7 @@ def purge(
     before: Annotated[str, typer.Option(help="Remove archived records older than YYYY-MM-DD.")],
 ) -> None:
     """Remove archived records older than the date and the retention period."""
-    from yibao.audit import checkpoints
+    from yibao.audit import retention
     from yibao.errors import DomainError
 
     try:
@@ -113,7 +113,7 @@ def purge(
         raise typer.Exit(2) from None
     settings, db = _db()
     try:
-        result = checkpoints.purge(db, settings, before=day)
+        result = retention.purge(db, settings, before=day)
     except DomainError as exc:
         typer.echo(str(exc), err=True)
         typer.echo("未清理：需要覆盖这些记录的归档和有效的检查点，且记录已超过保存期限", err=True)

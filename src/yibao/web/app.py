@@ -56,7 +56,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if relay is not None:
             relay.start()
         from yibao.audit.checkpoints import start_background
+        from yibao.audit.retention import apply_at_start
 
+        apply_at_start(runtime.db, settings)  # the triggers learn the configured retention
         checkpoint_timer = start_background(runtime.db, settings)  # signed heads, hourly
         yield
         if checkpoint_timer is not None:
