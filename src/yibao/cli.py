@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from yibao.audit import cli as audit_cli
+from yibao.backup import cli as backup_cli
 from yibao.config import Settings, get_settings
 from yibao.filings import cli as filings_cli
 from yibao.sealing import cli as sealing_cli
@@ -36,6 +37,7 @@ app.add_typer(field_app, name="field")
 app.add_typer(filings_cli.app, name="filings")
 app.add_typer(sealing_cli.app, name="keys")
 app.add_typer(audit_cli.app, name="audit")
+backup_cli.register(app)
 
 
 def _fail(message: str) -> None:
