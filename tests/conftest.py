@@ -11,6 +11,9 @@ os.environ.setdefault("YIBAO_ARGON2_COST", "test")
 # Hundreds of sign-ins from one address (the test client, 127.0.0.1) within minutes; the
 # per-address sign-in limit is tested on its own with a small limit (tests/throttle).
 os.environ.setdefault("YIBAO_LOGIN_RATE_PER_MINUTE", "100000")
+# Officers, supervisors, auditors and admins sign in with a second factor by default; the
+# suite's many journeys sign in with a password, and tests/signin turns the policy on itself.
+os.environ.setdefault("YIBAO_MFA_REQUIRED_ROLES", "")
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -180,7 +183,16 @@ def clean(node: Node) -> Node:
     with node.runtime.db.uow() as uow:
         for table in station_work_tables():
             uow.session.execute(text(f"DELETE FROM {table}"))
-        for table in ("idempotency_keys", "case_events", "cases", "rate_counters"):
+        for table in (
+            "idempotency_keys",
+            "case_events",
+            "cases",
+            "rate_counters",
+            "sign_in_backoffs",
+            "sign_in_policy",
+            "recovery_codes",
+            "user_totp",
+        ):
             uow.session.execute(text(f"DELETE FROM {table}"))
         # Audit records, chain heads, checkpoints, archives: past the database's guards.
         from tests.audit.guards import reset_audit
@@ -188,8 +200,7 @@ def clean(node: Node) -> Node:
         reset_audit(uow.session)
         uow.session.execute(
             text(
-                "UPDATE users SET failed_attempts = 0, locked_until = NULL, tokens_valid_after = NULL, "
-                "active = TRUE"
+                "UPDATE users SET tokens_valid_after = NULL, active = TRUE"
             )
         )
         uow.commit()

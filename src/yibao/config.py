@@ -33,9 +33,9 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET_KEY
     agency: str = "500118"
     token_ttl_seconds: int = 8 * 3600
-    # Login throttling: this many wrong passwords in a row lock the account.
-    lockout_threshold: int = 5
-    lockout_minutes: int = 15
+    # Roles that must sign in with a second factor (TOTP) until an admin chooses otherwise on
+    # the sign-in policy page (comma-separated role names; empty: none).
+    mfa_required_roles: str = "bureau_officer,supervisor,auditor,admin"
     max_body_bytes: int = 256 * 1024
     # Public status lookup: requests per client address per minute.
     public_rate_per_minute: int = 30

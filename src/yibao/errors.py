@@ -64,11 +64,18 @@ class Forbidden(DomainError):
     title = "Forbidden"
 
 
-class AccountLocked(DomainError):
-    """Too many wrong passwords in a row."""
+class SecondFactorRequired(NotAuthenticated):
+    """The password was right; a code from the authenticator (or a recovery code) is needed."""
 
-    code = "account_locked"
-    title = "Account locked"
+    code = "second_factor_required"
+    title = "Second factor required"
+
+
+class SecondFactorEnrolmentRequired(Forbidden):
+    """The role must sign in with a second factor and this account has none yet."""
+
+    code = "second_factor_enrolment_required"
+    title = "Second factor enrolment required"
 
 
 class RateLimited(DomainError):

@@ -12,9 +12,10 @@ from datetime import date, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from yibao.accounts.models import User, WebSession
+from yibao.accounts import backoff, passwords, totp
+from yibao.accounts.models import User, UserTotp, WebSession
 from yibao.accounts.rules import STATION_ROLES, Actor, Role
-from yibao.accounts.service import MIN_PASSWORD, create_user, hash_password
+from yibao.accounts.service import create_user, hash_password
 from yibao.audit import service as audit
 from yibao.audit.models import AuditRecord
 from yibao.calendar.imports import ImportOutcome, import_schedule
@@ -164,20 +165,13 @@ def reset_password(
 ) -> User:
     """Set a new password; it also lifts a lockout and signs the user out of every browser."""
     user = get_user(uow.session, actor=actor, user_id=user_id)
-    errors = _password_errors(password, password_confirm)
-    if len(password) < MIN_PASSWORD:
-        errors.insert(
-            0,
-            FieldError(
-                "password", f"at least {MIN_PASSWORD} characters", f"至少 {MIN_PASSWORD} 个字符"
-            ),
-        )
+    errors = passwords.problems(password, username=user.username)
+    errors += _password_errors(password, password_confirm)
     if errors:
         raise ValidationFailed(errors)
     user.password_hash = hash_password(password)
-    # The person who forgot the password is usually the one who locked the account.
-    user.failed_attempts = 0
-    user.locked_until = None
+    # The person who forgot the password is usually the one whose tries made them wait.
+    backoff.lift_user(uow.session, agency=user.agency, username=user.username)
     # Bearer tokens issued before now stop working too, not only browser sessions.
     user.tokens_valid_after = now or utcnow()
     uow.session.execute(delete(WebSession).where(WebSession.user_id == user.id))
@@ -187,16 +181,71 @@ def reset_password(
 
 
 def unlock(uow: UnitOfWork, *, actor: Actor, user_id: int) -> User:
-    """Lift a lockout after repeated wrong passwords."""
+    """End the waits that wrong sign-ins put on an account (its name and all its devices)."""
     user = get_user(uow.session, actor=actor, user_id=user_id)
-    was = user.locked_until
-    if was is None and user.failed_attempts == 0:
+    lifted = backoff.lift_user(uow.session, agency=user.agency, username=user.username)
+    if not lifted:
         return user  # nothing to lift: no audit record for a no-op
-    user.failed_attempts = 0
-    user.locked_until = None
-    _audit(uow, actor, "user.unlock", user, locked_until=was.isoformat() if was else None)
+    _audit(uow, actor, "auth.unlock", user, keys=lifted)
     uow.commit()
     return user
+
+
+def lift_key(uow: UnitOfWork, *, actor: Actor, key: str) -> bool:
+    """End the wait on one key of the sign-in back-off (an account name, device or address)."""
+    require_admin(actor)
+    if not backoff.lift(uow.session, agency=actor.agency, key=key):
+        return False
+    audit.record_actor(
+        uow.session,
+        actor,
+        action="auth.unlock",
+        object_type="sign_in",
+        object_id=key[:64],
+        detail={"key": key},
+    )
+    uow.commit()
+    return True
+
+
+def reset_second_factor(
+    uow: UnitOfWork, *, actor: Actor, user_id: int, now: datetime | None = None
+) -> User:
+    """Forget a user's authenticator and recovery codes (a lost phone); they enrol again at
+    their next sign-in. Signs them out everywhere; nothing happens when they had none."""
+    user = get_user(uow.session, actor=actor, user_id=user_id)
+    if not totp.remove(uow.session, user_id=user.id):
+        return user
+    user.tokens_valid_after = now or utcnow()
+    uow.session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    _audit(uow, actor, "user.totp_reset", user)
+    uow.commit()
+    return user
+
+
+@dataclass(frozen=True)
+class SignInState:
+    """What the admin sees of users' sign-in: who has an authenticator, who must wait."""
+
+    enrolled: frozenset[int]  # user ids with a confirmed authenticator
+    waiting: dict[str, datetime]  # user name (lower case) → end of the longest wait
+
+
+def sign_in_state(session: Session, *, actor: Actor, now: datetime) -> SignInState:
+    """The authenticators and back-off waits of the agency's accounts."""
+    require_admin(actor)
+    enrolled = frozenset(
+        session.scalars(
+            select(UserTotp.user_id).where(
+                UserTotp.agency == actor.agency, UserTotp.confirmed_at.is_not(None)
+            )
+        )
+    )
+    waiting: dict[str, datetime] = {}
+    for h in backoff.held(session, agency=actor.agency, now=now):
+        if h.kind != "addr" and h.blocked_until is not None and h.blocked_until > now:
+            waiting[h.subject] = max(h.blocked_until, waiting.get(h.subject, h.blocked_until))
+    return SignInState(enrolled, waiting)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ DONE: dict[str, str] = {
     "reactivated": "User %(who)s was reactivated.",
     "password": "The password of %(who)s was reset; they were signed out.",
     "unlocked": "User %(who)s was unlocked.",
+    "totp_reset": "The second factor of %(who)s was reset; they enrol again at the next sign-in.",
     "saved": "Station %(who)s was saved.",
     "imported": "The schedule of %(who)s was imported.",
 }
@@ -89,9 +90,14 @@ def _not_found(request: Request) -> Response:
 # ---------------------------------------------------------------- users
 
 
-def _user_row(runtime: RuntimeDep, actor: Actor, u: User, names: dict[str, str]) -> dict[str, Any]:
-    now = runtime.now()
-    locked = u.locked_until is not None and u.locked_until > now
+def _user_row(
+    runtime: RuntimeDep,
+    actor: Actor,
+    u: User,
+    names: dict[str, str],
+    state: admin.SignInState,
+) -> dict[str, Any]:
+    until = state.waiting.get(u.username.lower())
     return {
         "id": u.id,
         "username": u.username,
@@ -100,8 +106,9 @@ def _user_row(runtime: RuntimeDep, actor: Actor, u: User, names: dict[str, str])
         "station": u.station_code or "",
         "station_name": names.get(u.station_code or "", ""),
         "active": u.active,
-        "locked": locked,
-        "locked_until": _local(runtime, u.locked_until) if locked else "",
+        "locked": until is not None,
+        "locked_until": _local(runtime, until),
+        "totp": u.id in state.enrolled,
         "created": _local(runtime, u.created_at),
         "is_me": u.id == actor.id,
     }
@@ -111,8 +118,9 @@ def _user_rows(runtime: RuntimeDep, actor: Actor) -> tuple[list[dict[str, Any]],
     with runtime.db.session() as session:
         users = admin.list_users(session, actor=actor)
         stations = station_admin.list_all(session, actor=actor)
+        state = admin.sign_in_state(session, actor=actor, now=runtime.now())
     names = {s.code: s.name for s in stations}
-    rows = [_user_row(runtime, actor, u, names) for u in users]
+    rows = [_user_row(runtime, actor, u, names, state) for u in users]
     return rows, [s for s in stations if s.active]
 
 
@@ -218,9 +226,10 @@ def _user_page(
         with runtime.db.session() as session:
             user = admin.get_user(session, actor=actor, user_id=user_id)
             names = {s.code: s.name for s in station_admin.list_all(session, actor=actor)}
+            state = admin.sign_in_state(session, actor=actor, now=runtime.now())
     except NotFound:
         return _not_found(request)
-    row = _user_row(runtime, actor, user, names)
+    row = _user_row(runtime, actor, user, names, state)
     return render(
         request,
         "admin/user.html",
@@ -298,7 +307,7 @@ def reactivate_user(request: Request, runtime: RuntimeDep, info: CsrfDep, user_i
 
 @router.post("/users/{user_id}/unlock")
 def unlock_user(request: Request, runtime: RuntimeDep, info: CsrfDep, user_id: int) -> Response:
-    """Lift the lockout after repeated wrong passwords."""
+    """End the waits that wrong sign-ins put on the account."""
     actor = _admin(info.actor)
     return _user_action(
         request,
@@ -307,6 +316,20 @@ def unlock_user(request: Request, runtime: RuntimeDep, info: CsrfDep, user_id: i
         user_id,
         "unlocked",
         lambda uow: admin.unlock(uow, actor=actor, user_id=user_id),
+    )
+
+
+@router.post("/users/{user_id}/totp-reset")
+def reset_totp(request: Request, runtime: RuntimeDep, info: CsrfDep, user_id: int) -> Response:
+    """Forget the user's authenticator (a lost phone); audited, and they are signed out."""
+    actor = _admin(info.actor)
+    return _user_action(
+        request,
+        runtime,
+        actor,
+        user_id,
+        "totp_reset",
+        lambda uow: admin.reset_second_factor(uow, actor=actor, user_id=user_id, now=runtime.now()),
     )
 
 

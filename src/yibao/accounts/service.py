@@ -1,10 +1,10 @@
-"""Use cases of accounts: create users, sign in with lockout, issue and check tokens."""
+"""Use cases of accounts: create users, hash and check passwords, issue and check tokens."""
 
 from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -13,11 +13,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yibao.accounts import passwords
 from yibao.accounts.models import User
 from yibao.accounts.rules import STATION_ROLES, Actor, Role
 from yibao.audit import service as audit
-from yibao.db import UnitOfWork
-from yibao.errors import AccountLocked, FieldError, NotAuthenticated, ValidationFailed
+from yibao.errors import FieldError, NotAuthenticated, ValidationFailed
 from yibao.stations.models import Station
 
 
@@ -31,9 +31,8 @@ def _make_hasher() -> PasswordHasher:
 
 
 _hasher = _make_hasher()
-_DUMMY_HASH = _hasher.hash("timing-equaliser")
+DUMMY_HASH = _hasher.hash("timing-equaliser")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
-MIN_PASSWORD = 8
 
 
 def hash_password(password: str) -> str:
@@ -69,10 +68,9 @@ def create_user(
             ("role", f"unknown role; one of {', '.join(r.value for r in Role)}", "未知的角色")
         )
         role_v = None
-    if len(password) < MIN_PASSWORD:
-        errors.append(
-            ("password", f"at least {MIN_PASSWORD} characters", f"至少 {MIN_PASSWORD} 个字符")
-        )
+    errors.extend(
+        (e.field, e.message, e.message_zh) for e in passwords.problems(password, username=username)
+    )
     station_code = station.strip().upper() if station else None
     if role_v is not None:
         if role_v in STATION_ROLES and not station_code:
@@ -135,75 +133,17 @@ def create_user(
     return user
 
 
-def authenticate(
-    uow: UnitOfWork,
-    *,
-    agency: str,
-    username: str,
-    password: str,
-    now: datetime,
-    threshold: int,
-    lock_minutes: int,
-    ip: str | None = None,
-) -> User:
-    """Check a password; ``threshold`` wrong ones in a row lock the account for a while.
-
-    Commits either way: a failed attempt must be counted even though the call raises.
-    """
-    session = uow.session
-    user = session.scalar(
-        select(User).where(User.agency == agency, User.username == username).with_for_update()
-    )
-    if user is None or not user.active:
-        _verify(_DUMMY_HASH, password)  # same work as a real check: no user enumeration by time
-        raise NotAuthenticated("wrong username or password")
-    if user.locked_until is not None and user.locked_until > now:
-        raise AccountLocked(
-            "account locked after repeated wrong passwords",
-            locked_until=user.locked_until.isoformat(),
-        )
-    if not _verify(user.password_hash, password):
-        user.failed_attempts += 1
-        locked = user.failed_attempts >= threshold
-        if locked:
-            user.locked_until = now + timedelta(minutes=lock_minutes)
-            user.failed_attempts = 0
-        audit.record(
-            session,
-            agency=agency,
-            actor_id=user.id,
-            actor_name=user.username,
-            action="auth.lock" if locked else "auth.fail",
-            object_type="user",
-            object_id=str(user.id),
-            ip=ip,
-        )
-        uow.commit()
-        raise NotAuthenticated("wrong username or password")
-    user.failed_attempts = 0
-    user.locked_until = None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    if session.is_modified(user):  # the count of wrong passwords reset, or a new hash
-        audit.record(
-            session,
-            agency=agency,
-            actor_id=user.id,
-            actor_name=user.username,
-            action="auth.success",
-            object_type="user",
-            object_id=str(user.id),
-            ip=ip,
-        )
-    uow.commit()
-    return user
-
-
-def _verify(hashed: str, password: str) -> bool:
+def verify_password(hashed: str, password: str) -> bool:
+    """Whether ``password`` matches the argon2 hash (False for a malformed hash)."""
     try:
         return _hasher.verify(hashed, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def needs_rehash(hashed: str) -> bool:
+    """Whether a stored hash was made with other parameters than today's."""
+    return _hasher.check_needs_rehash(hashed)
 
 
 def issue_token(user: User, *, secret: str, now: datetime, ttl_seconds: int) -> str:

@@ -33,7 +33,9 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(uow: UnitOfWork, *, user: User, now: datetime, ip: str | None) -> str:
+def start(
+    uow: UnitOfWork, *, user: User, now: datetime, ip: str | None, factor: str = "password"
+) -> str:
     """Open a session for ``user`` and return the cookie token (only its hash is stored)."""
     token = secrets.token_urlsafe(32)
     uow.session.add(
@@ -56,6 +58,9 @@ def start(uow: UnitOfWork, *, user: User, now: datetime, ip: str | None) -> str:
         object_type="user",
         object_id=str(user.id),
         ip=ip,
+        role=user.role,
+        unit=user.station_code,
+        detail={"factor": factor},
     )
     uow.commit()
     return token

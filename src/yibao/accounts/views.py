@@ -1,4 +1,4 @@
-"""HTML pages of accounts: sign in, sign out, language switch."""
+"""HTML pages of accounts: sign in (the password step), sign out, language switch, my account."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from yibao.accounts import service, sessions
-from yibao.errors import AccountLocked, NotAuthenticated
+from yibao.accounts import second_factor_views as mfa
+from yibao.accounts import sessions, signin
+from yibao.errors import NotAuthenticated, RateLimited
+from yibao.runtime import Runtime
 from yibao.web.deps import RuntimeDep, client_ip
 from yibao.web.i18n import LOCALES
 from yibao.web.i18n import gettext as _
@@ -25,17 +27,12 @@ from yibao.web.pages import (
     new_login_csrf,
     render,
     session_info,
-    set_session_cookie,
 )
 
 router = APIRouter(include_in_schema=False)
 
 
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site paths: never an open redirect.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+_safe_next = mfa.safe_next
 
 
 @router.get("/")
@@ -49,18 +46,14 @@ def root(request: Request, runtime: RuntimeDep) -> Response:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
-    """The sign-in form."""
+def login_form(request: Request, next: str | None = None, expired: str | None = None) -> Response:
+    """The sign-in form (``expired``: the second step took too long, start again)."""
     token = new_login_csrf()
-    response = render(request, "login.html", {"login_csrf": token, "next": _safe_next(next)})
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=3600,
+    error = _("That took too long. Please sign in again.") if expired else None
+    response = render(
+        request, "login.html", {"login_csrf": token, "next": _safe_next(next), "error": error}
     )
+    mfa.set_login_csrf(response, request, token)
     return response
 
 
@@ -73,14 +66,13 @@ async def login(
     csrf_token: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    """Check the password (with the lockout) and open a session."""
+    """Check the password under the back-off; then the second factor, or straight in."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     error = None
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         error = _("The form expired. Please sign in again.")
     elif not username.strip() or not password:
         error = _("Enter your username and password.")
-    user = None
     status = 401
     if error is None and await run_in_threadpool(
         request.app.state.login_limiter.hit, client_ip(request) or "?"
@@ -88,53 +80,53 @@ async def login(
         error = _("Too many sign-in attempts from this address. Wait a minute and try again.")
         status = 429
     if error is None:
-        settings = runtime.settings
         try:
-            with runtime.db.uow() as uow:
-                user = await run_in_threadpool(
-                    service.authenticate,
-                    uow,
-                    agency=runtime.agency,
-                    username=username.strip(),
-                    password=password,
-                    now=runtime.now(),
-                    threshold=settings.lockout_threshold,
-                    lock_minutes=settings.lockout_minutes,
-                    ip=client_ip(request),
-                )
-        except AccountLocked:
-            error = _(
-                "Too many wrong passwords: this account is locked for %(minutes)d minutes."
-            ) % {"minutes": settings.lockout_minutes}
+            return await run_in_threadpool(
+                _password_step, request, runtime, username, password, next
+            )
+        except RateLimited as exc:
+            error = mfa.wait_message(exc)
+            status = 429
         except NotAuthenticated:
             error = _("Wrong username or password.")
-    if user is None:
-        token = new_login_csrf()
-        response = render(
-            request,
-            "login.html",
-            {"login_csrf": token, "error": error, "username": username, "next": _safe_next(next)},
-            status_code=status,
-        )
-        response.set_cookie(
-            LOGIN_CSRF_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            max_age=3600,
-        )
-        return response
-    runtime.on_login(password)
-    with runtime.db.uow() as uow:
-        session_token = sessions.start(uow, user=user, now=runtime.now(), ip=client_ip(request))
-    target = _safe_next(next) or home_for(service.actor_of(user))
-    redirect = RedirectResponse(target, status_code=303)
-    set_session_cookie(
-        redirect, request, session_token, max_age=runtime.settings.session_max_hours * 3600
+    token = new_login_csrf()
+    response = render(
+        request,
+        "login.html",
+        {"login_csrf": token, "error": error, "username": username, "next": _safe_next(next)},
+        status_code=status,
     )
-    redirect.delete_cookie(LOGIN_CSRF_COOKIE)
-    return redirect
+    mfa.set_login_csrf(response, request, token)
+    return response
+
+
+def _password_step(
+    request: Request, runtime: Runtime, username: str, password: str, next_path: str
+) -> Response:
+    client = mfa.client_of(request, runtime, username)
+    with runtime.db.uow() as uow:
+        ok = signin.check_password(
+            uow,
+            agency=runtime.agency,
+            username=username,
+            password=password,
+            now=runtime.now(),
+            client=client,
+            mfa_default=runtime.settings.mfa_required_roles,
+        )
+        runtime.on_login(password)  # a field laptop opens its data key with the password
+        if ok.step == "none":
+            return mfa.finish_sign_in(
+                request, runtime, uow, ok.user, client, factor="password", next_path=next_path
+            )
+        uow.commit()
+        return mfa.start_pending(
+            request,
+            runtime,
+            ok.user,
+            "mfa" if ok.step == "code" else "enrol",
+            _safe_next(next_path),
+        )
 
 
 @router.post("/logout")
@@ -157,6 +149,7 @@ def switch_language(locale: str, next: str | None = None) -> Response:
 
 
 @router.get("/account")
-def account(request: Request, actor: PageActor) -> Response:
-    """Who I am: name, role, station (the landing page of roles without a workbench)."""
-    return render(request, "account.html", {"me": actor})
+def account(request: Request, runtime: RuntimeDep, actor: PageActor) -> Response:
+    """Who I am: name, role, station and second factor (the landing page of roles without a
+    workbench)."""
+    return mfa.account_page(request, runtime, actor)

@@ -23,4 +23,5 @@ SEALED: tuple[SealedTable, ...] = (
     SealedTable("transfers", "pk", ("person_id_number", "person_phone")),
     SealedTable("leads", "id", ("patient_id_number",)),
     SealedTable("dispute_representatives", "id", ("phone",)),
+    SealedTable("user_totp", "user_id", ("secret",)),
 )

@@ -160,6 +160,7 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
     ("/admin/stations", "Stations", frozenset({Role.ADMIN})),
     ("/admin/calendar", "Calendar", frozenset({Role.ADMIN})),
+    ("/admin/sign-in", "Sign-in security", frozenset({Role.ADMIN})),
     ("/audit", "Audit records", frozenset({Role.AUDITOR})),
     ("/audit/chain", "Chain status", frozenset({Role.AUDITOR})),
     ("/audit/export", "Export and archive", frozenset({Role.AUDITOR})),

@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yibao.errors import (
-    AccountLocked,
     ActionNotAllowed,
     Conflict,
     DomainError,
@@ -69,7 +68,6 @@ STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     NotAuthenticated: 401,
     Forbidden: 403,
-    AccountLocked: 423,
     RateLimited: 429,
     Conflict: 409,
 }
@@ -107,7 +105,7 @@ def domain_problem(exc: DomainError) -> JSONResponse:
             for e in exc.errors
         ]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if isinstance(exc, RateLimited | AccountLocked) and "retry_after" in exc.data:
+    if isinstance(exc, RateLimited) and "retry_after" in exc.data:
         headers = {"Retry-After": str(exc.data["retry_after"])}
     extra = {k: v for k, v in exc.data.items() if k not in ("retry_after",)}
     return problem(
