@@ -332,6 +332,24 @@ def test_restore_onto_a_sqlite_file_that_holds_data_needs_force(
     assert "precious" not in tables and "cases" in tables
 
 
+def test_restore_refuses_a_file_that_is_not_a_yibao_backup(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite3"
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE notes (note TEXT)")
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a backup\n", "utf-8")
+    target = tmp_path / "node" / "yibao.sqlite3"
+    env = {"YIBAO_DATA_DIR": str(target.parent), "YIBAO_DATABASE_URL": f"sqlite:///{target}"}
+    for path, says in [
+        (other, "is an SQLite database, but not a yibao one"),
+        (text_file, "is not a yibao backup"),
+        (tmp_path / "absent", "no backup at"),
+    ]:
+        done = cli(env, "restore", str(path))
+        assert done.returncode == 1 and says in done.stderr, done.stderr
+    assert not target.exists() or target.stat().st_size == 0
+
+
 @pytest.mark.parametrize(
     ("url", "path", "folder", "says"),
     [

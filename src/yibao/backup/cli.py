@@ -108,15 +108,27 @@ def _code_head(url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def _verify(settings: Settings, url: str) -> None:
+def _database_errors() -> tuple[type[Exception], ...]:
+    # The verification reads through the raw DBAPI cursor: the drivers' own errors, unwrapped.
+    import sqlite3
+
     from sqlalchemy.exc import DBAPIError
 
+    errors: tuple[type[Exception], ...] = (DBAPIError, sqlite3.Error)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - SQLite-only installs
+        return errors
+    return (*errors, psycopg.Error)
+
+
+def _verify(settings: Settings, url: str) -> None:
     from yibao.backup import service
 
     try:
         report = service.verify_audit(settings, url)
-    except DBAPIError as exc:
-        first = (str(exc.orig).strip().splitlines() or ["?"])[0]
+    except _database_errors() as exc:
+        first = (str(exc).strip().splitlines() or ["?"])[0]
         _fail(f"restored, but the audit chain could not be verified: {first}", VERIFY_FAILED)
     if not report.ok:
         _fail(

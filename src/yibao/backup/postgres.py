@@ -76,7 +76,7 @@ def tool(name: str) -> str:
     return found
 
 
-def _run(args: list[str], env: dict[str, str], what: str) -> None:
+def _run(args: list[str], env: dict[str, str], what: str) -> str:
     try:
         done = subprocess.run(
             args, env={**os.environ, **env}, capture_output=True, text=True, check=False
@@ -88,6 +88,7 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
         raise BackupError(
             f"{what} failed (exit status {done.returncode}): " + "\n".join(lines[-6:] or ["?"])
         )
+    return done.stdout
 
 
 def _engine(url: str) -> Engine:
@@ -154,6 +155,11 @@ def restore(source: Path, url: str, *, force: bool) -> Summary:
     """``pg_restore`` of the archive ``source`` into the database at ``url``."""
     pg_restore = tool("pg_restore")
     env = libpq_env(url)
+    listing = _run([pg_restore, "--list", str(source.resolve())], env, "pg_restore --list")
+    if not any(
+        line.split()[3:6] == ["TABLE", "public", "alembic_version"] for line in listing.splitlines()
+    ):
+        raise BackupError(f"{source} is a pg_dump archive, but not of a yibao database")
     engine = _engine(url)
     try:
         with engine.connect() as conn:

@@ -110,6 +110,7 @@ def backup(url: str, dest: Path, *, force: bool = False) -> Summary:
     backend = backend_of(url)
     partial = writable_target(dest, force=force)
     try:
+        partial.unlink(missing_ok=True)  # left by a backup that was killed
         if backend == "sqlite":
             from yibao.backup import sqlite
 

@@ -62,6 +62,13 @@ def backup(url: str, partial: Path) -> Summary:
         raise BackupError(f"backup of {path} failed: {exc}") from exc
 
 
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return found is not None
+
+
 def _holds_data(path: Path) -> bool:
     wal = path.with_name(path.name + "-wal")
     return any(p.is_file() and p.stat().st_size > 0 for p in (path, wal))
@@ -79,6 +86,8 @@ def restore(source: Path, url: str, *, force: bool) -> Summary:
         target.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)) as src:
             _check(src, source)  # a damaged backup is refused before the target is touched
+            if not _has_table(src, "alembic_version"):
+                raise BackupError(f"{source} is an SQLite database, but not a yibao one")
             with closing(sqlite3.connect(target, timeout=30)) as dst:
                 src.backup(dst)
                 dst.execute("PRAGMA journal_mode=WAL")  # as the node's engine opens it
