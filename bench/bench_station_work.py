@@ -641,6 +641,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                     "YIBAO_DATABASE_URL": url,
                     "YIBAO_SECRET_KEY": secret,
                     "YIBAO_DATA_DIR": str(data_dir),
+                    # Pages are measured, not sign-in: officers sign in with a password here.
+                    "YIBAO_MFA_REQUIRED_ROLES": "",
                 },
                 log,
             )

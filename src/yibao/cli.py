@@ -463,9 +463,13 @@ def demo(
     typer.echo(f"  workbench:    {url}/")
     typer.echo(f"  API docs:     {url}/docs")
     typer.echo(f"  citizen page: {url}/public/")
+    from yibao.accounts.policy import parse_roles
+
+    second = {r.value for r in parse_roles(settings.mfa_required_roles)}
     typer.echo(f"  logins (password for all: {DEMO_PASSWORD}):")
     for username, role, station in DEMO_USERS:
-        typer.echo(f"    {username:<12} {role:<15} {station or ''}")
+        note = "  + authenticator app (set up at the first sign-in)" if role in second else ""
+        typer.echo(f"    {username:<12} {role:<15} {station or '':<6}{note}")
     typer.echo(f"\nServing on {url}  (Ctrl-C to stop)\n")
     from yibao.web.access_log import uvicorn_log_config
 

@@ -100,13 +100,31 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A fresh SQLite node served by a real ``yibao serve`` process."""
-    data = tmp_path_factory.mktemp("browser-node")
+    """A fresh SQLite node served by a real ``yibao serve`` process.
+
+    The journeys sign in with a password; the second factor has its own node
+    (``default_node``, with the settings ``make demo`` has).
+    """
+    with serve(tmp_path_factory.mktemp("browser-node"), YIBAO_MFA_REQUIRED_ROLES="") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def default_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A node with the default settings: officers and supervisors need a second factor."""
+    with serve(tmp_path_factory.mktemp("default-node")) as srv:
+        yield srv
+
+
+@contextlib.contextmanager
+def serve(data: Path, **settings: str) -> Iterator[Server]:
+    """Set up a node as an operator would and serve it until the block ends."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIBAO_")}
     env.update(
         YIBAO_DATA_DIR=str(data),
         YIBAO_DATABASE_URL="",
         YIBAO_SECRET_KEY="browser-secret-" + "s" * 24,
+        **settings,
     )
     _run(["db", "upgrade"], env)
     _run(["init"], env)

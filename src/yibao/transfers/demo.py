@@ -105,6 +105,9 @@ def prepare(
             "YIBAO_DATABASE_URL": f"sqlite:///{node.home / 'yibao.sqlite3'}",
             "YIBAO_SECRET_KEY": f"federation-demo-secret-{node.agency}-0123456789",
             "YIBAO_PEERS_FILE": str(node.home / "peers.yaml"),
+            # The demo drives each node's officer over the API with a password alone; a real
+            # node keeps the default (officers sign in with a second factor).
+            "YIBAO_MFA_REQUIRED_ROLES": "",
         }
         _cli(["db", "upgrade"], node.env)
         _cli(["init"], node.env)
