@@ -115,6 +115,10 @@ def test_luyongjiang_transfer_completes_end_to_end(cluster: Cluster, inn: str, o
     recv_in = [(m["seq"], m["type"]) for m in log_in if m["direction"] == "recv"]
     assert sorted(sent_out) == sorted(recv_in) == OUT_STEPS
     assert all(m["applied"] for m in log_in + log_out)
+    # The letter carries the person's full numbers between the nodes; the log shows them masked.
+    people = [m["body"]["person"] for m in log_in + log_out if "person" in m["body"]]
+    assert people and all("*" in p["id_number"] for p in people)
+    assert all(not p.get("phone") or "*" in p["phone"] for p in people)
 
 
 # ---------------------------------------------------------------- e. signatures

@@ -90,15 +90,30 @@ def transfer_dict(t: Transfer, runtime: Runtime) -> dict[str, Any]:
     }
 
 
+def _masked(body: Any) -> Any:
+    """A message body as staff may see it: the person's ID and phone numbers masked (the full
+    values travel between the nodes; reading them is the audited reveal on the case)."""
+    from yibao.people.rules import mask_id, mask_phone
+
+    if not isinstance(body, dict) or not isinstance(body.get("person"), dict):
+        return body
+    person = dict(body["person"])
+    if person.get("id_number"):
+        person["id_number"] = mask_id(str(person["id_number"]))
+    if person.get("phone"):
+        person["phone"] = mask_phone(str(person["phone"]))
+    return {**body, "person": person}
+
+
 def message_dict(m: TransferMessage) -> dict[str, Any]:
-    """One message of the log."""
+    """One message of the log (personal numbers masked)."""
     return {
         "message_id": str(m.message_id),
         "direction": m.direction,
         "peer": m.peer,
         "seq": m.seq,
         "type": m.type,
-        "body": m.body,
+        "body": _masked(m.body),
         "at": m.at.isoformat(),
         "applied": m.applied,
         "actor": m.actor_name,
