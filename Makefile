@@ -20,6 +20,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check src tests bench
+	$(BIN)/bandit -q -r src -lll
 
 typecheck: setup
 	$(BIN)/mypy src
