@@ -1,7 +1,7 @@
 """Records per second that `yibao audit verify` checks, on SQLite and PostgreSQL.
 
 Run with ``python bench/bench_audit.py [--backend sqlite|postgresql|both] [--records N]
-[--runs 3]``; writes bench/results/audit.json.
+[--runs 3] [--baseline REV]``; writes bench/results/audit.json.
 
 For each backend, on a fresh database (an SQLite file in a temporary directory, or a new
 PostgreSQL database ``yibao_bench_<random>`` that is dropped afterwards):
@@ -10,7 +10,9 @@ PostgreSQL database ``yibao_bench_<random>`` that is dropped afterwards):
    insert it with executemany in chunks of 10,000 (the same canonical detail text ``record``
    stores), then set the head;
 2. time ``verify_chain`` over the whole chain ``--runs`` times and report the median rate; the
-   target is at least 200,000 records/s.
+   target is at least 200,000 records/s. With ``--baseline REV`` the verifier as it was at git
+   revision REV (its ``audit/chain.py`` and ``audit/verify.py``, loaded from git) is timed on
+   the same database in the same runs, alternating with today's, so the two figures compare.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ import argparse
 import json
 import random
 import statistics
+import subprocess
 import sys
 import time
+import types
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from common import RESULTS_DIR, fresh_database, machine_info, postgres_reachable
@@ -91,7 +97,41 @@ def load(db: Database, rows: list[dict[str, Any]]) -> float:
     return time.perf_counter() - t0
 
 
-def run(backend: str, n: int, runs: int) -> dict[str, Any]:
+def baseline_verifier(rev: str) -> Callable[..., Any]:
+    """``verify_chain`` as it was at git revision ``rev`` (with that revision's chain module)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def load(name: str, path: str) -> types.ModuleType:
+        source = subprocess.run(
+            ["git", "-C", str(root), "show", f"{rev}:{path}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        module = types.ModuleType(name)
+        module.__file__ = f"{rev}:{path}"
+        sys.modules[name] = module
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        return module
+
+    old_chain = load("baseline_audit_chain", "src/yibao/audit/chain.py")
+    old_verify = load("baseline_audit_verify", "src/yibao/audit/verify.py")
+    old_verify.chain = old_chain  # type: ignore[attr-defined]
+    verify: Callable[..., Any] = old_verify.verify_chain
+    return verify
+
+
+def _rates(line: str, rates: list[float]) -> str:
+    median = statistics.median(rates)
+    return (
+        f"{line} {median:>9,.0f} records/s  (runs: {', '.join(f'{r:,.0f}' for r in rates)})"
+        f"  {'ok' if median >= TARGET else 'BELOW TARGET'}"
+    )
+
+
+def run(backend: str, n: int, runs: int, baseline: str | None) -> dict[str, Any]:
+    old_verify = baseline_verifier(baseline) if baseline else None
+    old_rates: list[float] = []
     with fresh_database(backend) as (url, _data_dir):
         upgrade(url)
         rows = records(n, random.Random(7))
@@ -100,24 +140,34 @@ def run(backend: str, n: int, runs: int) -> dict[str, Any]:
             load_s = load(db, rows)
             rates = []
             for _ in range(runs):
+                if old_verify is not None:
+                    old = old_verify(db, AGENCY, keys={})
+                    assert old.ok and old.checked == n, old.message
+                    old_rates.append(n / old.seconds)
                 report = verify_chain(db, AGENCY, keys={})
                 assert report.ok and report.checked == n, report.message
                 rates.append(n / report.seconds)
         finally:
             db.dispose()
     median = statistics.median(rates)
-    print(
-        f"{backend:<10} {n:>9,} records  insert {n / load_s:>9,.0f}/s  "
-        f"verify median {median:>9,.0f} records/s  (runs: {', '.join(f'{r:,.0f}' for r in rates)})"
-        f"  {'ok' if median >= TARGET else 'BELOW TARGET'}"
-    )
-    return {
+    print(f"{backend:<10} {n:>9,} records  insert {n / load_s:>9,.0f}/s")
+    if old_rates:
+        print(_rates(f"{'':<10} verify median at {baseline:<12}", old_rates))
+    print(_rates(f"{'':<10} verify median now{'':<13}", rates))
+    result: dict[str, Any] = {
         "records": n,
         "insert_per_s": round(n / load_s),
         "verify_per_s_median": round(median),
         "verify_per_s_runs": [round(r) for r in rates],
         "meets_target": median >= TARGET,
     }
+    if old_rates:
+        result["baseline"] = {
+            "revision": baseline,
+            "verify_per_s_median": round(statistics.median(old_rates)),
+            "verify_per_s_runs": [round(r) for r in old_rates],
+        }
+    return result
 
 
 def main() -> None:
@@ -125,16 +175,18 @@ def main() -> None:
     ap.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--records", type=int, default=500_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--baseline", metavar="REV", help="also time the verifier of git revision REV")
     args = ap.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     result: dict[str, Any] = {"machine": machine_info(), "target_per_s": TARGET, "backends": {}}
+    result["command"] = " ".join(["python", "bench/bench_audit.py", *sys.argv[1:]])
     for backend in backends:
         if backend == "postgresql":
             reason = postgres_reachable()
             if reason is not None:
                 print(f"postgresql skipped: {reason}", file=sys.stderr)
                 continue
-        result["backends"][backend] = run(backend, args.records, args.runs)
+        result["backends"][backend] = run(backend, args.records, args.runs, args.baseline)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}")

@@ -78,8 +78,9 @@ def _i(value: int | None) -> str:
 
 
 # The canonical form spelled out for the verifier's hot loop: keys in sorted order; detail is
-# already canonical text. Must give byte-for-byte what ``canonical`` gives (tested).
-_TEMPLATE = (
+# already canonical text. Must give byte-for-byte what ``canonical`` gives (tested); the
+# verifier's loops (``audit.walk``) fill it in directly.
+TEMPLATE = (
     '{"action":%s,"actor_id":%s,"actor_name":%s,"agency":%s,"at":%s,"detail":%s,"ip":%s,'
     '"object_id":%s,"object_type":%s,"prev_hash":%s,"request_id":%s,"result":%s,"role":%s,'
     '"seq":%s,"unit":%s}'
@@ -104,7 +105,7 @@ def fast_hash(
     prev_hash: str,
 ) -> str:
     """:func:`record_hash` from stored columns, with the detail as canonical JSON text."""
-    text = _TEMPLATE % (
+    text = TEMPLATE % (
         _str(action),
         _i(actor_id),
         _str(actor_name),

@@ -46,6 +46,10 @@ def verify(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress counter.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     batch: Annotated[int, typer.Option(min=100, max=1_000_000, help="Records per query.")] = 5000,
+    workers: Annotated[
+        int,
+        typer.Option(min=0, max=64, help="Stretches walked side by side (0: by the cores)."),
+    ] = 0,
 ) -> None:
     """Check every record's hash and link, the head and every checkpoint; exit 1 if broken."""
     from yibao.audit.checkpoints import verification_keys
@@ -60,6 +64,7 @@ def verify(
             batch=batch,
             progress=None if (quiet or as_json) else counter,
             keys=verification_keys(settings),
+            workers=workers or None,
         )
     finally:
         counter.finish()

@@ -1,26 +1,43 @@
 """Checking an agency's audit chain in the database: every hash, every link, every checkpoint.
 
-The walk reads the records in sequence order in batches straight from the DBAPI cursor (no ORM
-objects) and hashes each with :func:`yibao.audit.chain.fast_hash` — the stored detail text is
-already canonical, so nothing is parsed unless a hash does not match. At the first record that
-fails it stops and names what happened there (``chain.diagnose``); checkpoints are checked
-against the hashes it recomputed and against their signatures.
+The walk (``audit.walk``) reads the records in sequence order in batches straight from the
+DBAPI cursor and hashes each; at the first record that fails it stops and names what happened
+there (``chain.diagnose``). Checkpoints are checked against the hashes it recomputed and
+against their signatures.
+
+A long chain (``PARALLEL_MIN`` records or more, on a database another process can open) is
+walked in stretches side by side: this process walks the first, ``python -m yibao.audit.walk``
+workers the others — on PostgreSQL in this transaction's exported snapshot, on SQLite each in
+its own read snapshot (records are append-only; only purged stretches go). Each worker starts
+from the stored hash of the record before its stretch, and the stretches are joined only if
+that hash is the one the stretch before ended with. If any stretch is broken, a worker fails
+or a join does not hold, the whole chain is walked again in one piece here, so a report of
+tampering is always the one a single walk gives.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy.engine import Engine
 
 from yibao.audit import chain
+from yibao.audit.walk import Progress, Reader, Walked, walk
 from yibao.db import Database
 
-Progress = Callable[[int, int], None]  # (records checked, records to check)
+log = logging.getLogger(__name__)
+
+PARALLEL_MIN = 100_000  # records: below this a worker's start (about 0.1 s) does not pay
+MAX_WORKERS = 4
 
 PROBLEMS: dict[str, tuple[str, str]] = {
     # code: (English, Chinese) — {seq} is the first bad sequence number, {head} the head's.
@@ -86,83 +103,6 @@ def _fail(report: VerifyReport, seq: int, problem: str) -> None:
     report.message_zh = zh.format(seq=seq, head=report.head_seq)
 
 
-class _Reader:
-    """Backend-specific SQL over a raw DBAPI cursor."""
-
-    def __init__(self, dbapi_conn: Any, dialect: str) -> None:
-        self.cur = dbapi_conn.cursor()
-        self.pg = dialect == "postgresql"
-        self.mark = "%s" if self.pg else "?"
-        at = "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')" if self.pg else "at"
-        detail = "detail::text" if self.pg else "detail"
-        self.columns = (
-            f"seq, {at}, actor_id, actor_name, role, unit, action, object_type, object_id, "
-            f"result, ip, request_id, {detail}, prev_hash, hash"
-        )
-
-    def q(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        self.cur.execute(sql.replace("?", self.mark), params)
-        return list(self.cur.fetchall())
-
-    def one(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
-        rows = self.q(sql, *params)
-        return rows[0] if rows else None
-
-    def batch(self, agency: str, after: int, upto: int, limit: int) -> list[tuple[Any, ...]]:
-        return self.q(
-            f"SELECT {self.columns} FROM audit_records WHERE agency = ? AND seq > ? AND seq <= ? "
-            "ORDER BY seq LIMIT ?",
-            agency,
-            after,
-            upto,
-            limit,
-        )
-
-    def window(self, agency: str, lo: int, hi: int) -> list[tuple[Any, ...]]:
-        return self.q(
-            f"SELECT {self.columns} FROM audit_records WHERE agency = ? AND seq >= ? AND seq <= ? "
-            "ORDER BY seq",
-            agency,
-            lo,
-            hi,
-        )
-
-    def at(self, raw: str) -> str:
-        """The stored time as the chain writes it."""
-        if self.pg:
-            return raw + "+00:00"
-        if len(raw) == 26 and raw[10] == " ":  # SQLAlchemy's SQLite text, always microseconds
-            return raw[:10] + "T" + raw[11:] + "+00:00"
-        from datetime import UTC, datetime
-
-        return chain.at_text(datetime.fromisoformat(raw).replace(tzinfo=UTC))
-
-
-def _as_fields(agency: str, reader: _Reader, r: tuple[Any, ...]) -> dict[str, Any]:
-    try:
-        detail = json.loads(r[12]) if r[12] is not None else None
-    except ValueError:
-        detail = r[12]
-    return {
-        "agency": agency,
-        "seq": r[0],
-        "at": reader.at(r[1]),
-        "actor_id": r[2],
-        "actor_name": r[3],
-        "role": r[4],
-        "unit": r[5],
-        "action": r[6],
-        "object_type": r[7],
-        "object_id": r[8],
-        "result": r[9],
-        "ip": r[10],
-        "request_id": r[11],
-        "detail": detail,
-        "prev_hash": r[13],
-        "hash": r[14],
-    }
-
-
 def _verify_signature(
     keys: Mapping[str, ed25519.Ed25519PublicKey], cp: tuple[Any, ...], agency: str
 ) -> bool:
@@ -179,11 +119,14 @@ def verify_chain(
     batch: int = 5000,
     progress: Progress | None = None,
     keys: Mapping[str, ed25519.Ed25519PublicKey] | None = None,
+    workers: int | None = None,
 ) -> VerifyReport:
     """Walk ``agency``'s chain and its checkpoints; the report names the first bad record.
 
     ``keys`` are the public keys checkpoints may be signed with (by key id); by default this
-    node's own (``audit.checkpoints.verification_keys``).
+    node's own (``audit.checkpoints.verification_keys``). ``workers`` is how many stretches
+    are walked side by side (1: in one piece); by default one per core (on PostgreSQL one per
+    two cores), at most ``MAX_WORKERS``, for a chain of ``PARALLEL_MIN`` records or more.
     """
     if keys is None:
         from yibao.audit.checkpoints import verification_keys
@@ -195,19 +138,29 @@ def verify_chain(
     if engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="REPEATABLE READ")
     with engine.connect() as conn, conn.begin():
-        reader = _Reader(conn.connection.dbapi_connection, engine.dialect.name)
-        report = _walk(reader, agency, batch=batch, progress=progress, keys=keys)
+        reader = Reader(conn.connection.dbapi_connection, engine.dialect.name)
+        report = _walk(
+            reader,
+            agency,
+            batch=batch,
+            progress=progress,
+            keys=keys,
+            workers=workers,
+            dsn=_dsn(db.engine),
+        )
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
 def _walk(
-    reader: _Reader,
+    reader: Reader,
     agency: str,
     *,
     batch: int,
     progress: Progress | None,
     keys: Mapping[str, ed25519.Ed25519PublicKey],
+    workers: int | None,
+    dsn: str | None,
 ) -> VerifyReport:
     head = reader.one("SELECT seq, hash FROM audit_heads WHERE agency = ?", agency)
     head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, chain.GENESIS)
@@ -232,20 +185,40 @@ def _walk(
     wanted: dict[int, str] = {report.anchor_seq: prev}
     cp_seqs = {int(cp[1]) for cp in checkpoints}
     total = max(head_seq - report.anchor_seq, 0)
-    broken = _chain(
-        reader,
-        agency,
-        report,
-        expected,
-        prev,
-        head_seq,
-        head_hash,
-        batch,
-        progress,
-        total,
-        cp_seqs,
-        wanted,
-    )
+    walked: Walked | None = None
+    if dsn is not None and (n := _worker_count(total, workers, reader.pg)) > 1:
+        joined = _in_stretches(
+            reader,
+            agency,
+            dsn,
+            n,
+            batch,
+            cp_seqs,
+            progress,
+            total,
+            expected=expected,
+            prev=prev,
+            head_hash=head_hash,
+        )
+        if joined is not None:
+            wanted.update(joined.wanted)
+            walked = joined
+    if walked is None:
+        walked = walk(
+            reader,
+            agency,
+            expected=expected,
+            prev=prev,
+            upto=head_seq,
+            batch=batch,
+            cp_seqs=cp_seqs,
+            wanted=wanted,
+            head_hash=head_hash,
+            progress=progress,
+            total=total,
+        )
+    report.checked = walked.checked
+    broken = walked.broken
     problems: list[tuple[int, str]] = [broken] if broken else []
     for cp in checkpoints:
         seq = int(cp[1])
@@ -262,89 +235,108 @@ def _walk(
     return report
 
 
-def _chain(
-    reader: _Reader,
+def _dsn(engine: Engine) -> str | None:
+    """How a worker process opens this database, or None (an in-memory SQLite database)."""
+    url = engine.url
+    if engine.dialect.name == "postgresql":
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    in_memory = url.database in (None, "", ":memory:") or bool(url.query)
+    return None if engine.dialect.name != "sqlite" or in_memory else str(url.database)
+
+
+def _worker_count(total: int, workers: int | None, pg: bool) -> int:
+    if workers is None:
+        # A PostgreSQL stretch keeps two processes busy (the server builds the text).
+        cores = (os.cpu_count() or 1) // (2 if pg else 1)
+        workers = min(cores, MAX_WORKERS) if total >= PARALLEL_MIN else 1
+    return max(1, min(workers, total // 10))  # stretches of ten records at least
+
+
+@dataclass
+class _Joined(Walked):
+    wanted: dict[int, str] = field(default_factory=dict)
+
+
+def _in_stretches(
+    reader: Reader,
     agency: str,
-    report: VerifyReport,
-    expected: int,
-    prev: str,
-    head_seq: int,
-    head_hash: str,
+    dsn: str,
+    n: int,
     batch: int,
+    cp_seqs: set[int],
     progress: Progress | None,
     total: int,
-    cp_seqs: set[int],
-    wanted: dict[int, str],
-) -> tuple[int, str] | None:
-    fast_hash = chain.fast_hash
-    anchor = (expected - 1, prev)
-    at_of = reader.at
-    pg = reader.pg
-    after = expected - 1
-    checked = 0
-    while after < head_seq:
-        rows = reader.batch(agency, after, head_seq, batch)
-        if not rows:
-            break
-        for r in rows:
-            seq = r[0]
-            if seq != expected or r[13] != prev:
-                return _diagnose(reader, agency, r, expected, prev, anchor)
-            at = r[1] + "+00:00" if pg else at_of(r[1])
-            digest = fast_hash(
-                agency,
-                seq,
-                at,
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-                r[11],
-                r[12],
-                prev,
-            )
-            if digest != r[14] and chain.record_hash(_as_fields(agency, reader, r)) != r[14]:
-                return _diagnose(reader, agency, r, expected, prev, anchor)
-            prev = r[14]
-            if seq in cp_seqs:
-                wanted[seq] = prev
-            expected += 1
-        checked += len(rows)
-        after = rows[-1][0]
-        report.checked = checked
-        if progress is not None:
-            progress(checked, total)
-    report.checked = checked
-    if expected - 1 < head_seq:
-        return expected, "truncated"
-    if prev != head_hash:
-        return head_seq, "truncated"
-    return None
-
-
-def _diagnose(
-    reader: _Reader,
-    agency: str,
-    r: tuple[Any, ...],
+    *,
     expected: int,
     prev: str,
-    anchor: tuple[int, str],
-) -> tuple[int, str]:
-    seq = int(r[0])
-    near = [_as_fields(agency, reader, x) for x in reader.window(agency, expected - 2, seq + 1)]
-    by_seq = {f["seq"]: f for f in near}
-    row = by_seq.get(seq) or _as_fields(agency, reader, r)
-    before = by_seq.get(expected - 2)
-    nxt = by_seq.get(seq + 1)
-    return chain.diagnose(
-        row,
-        expected=expected,
-        prev=prev,
-        before=before["hash"] if before else anchor[1] if expected - 2 == anchor[0] else None,
-        after=nxt,
-    )
+    head_hash: str,
+) -> _Joined | None:
+    """The chain walked in ``n`` stretches at once; None unless every stretch holds and joins."""
+    snapshot = reader.one("SELECT pg_export_snapshot()") if reader.pg else None
+    bounds = [expected - 1 + total * i // n for i in range(n + 1)]
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for i in range(1, n):
+            job = {
+                "dialect": "postgresql" if reader.pg else "sqlite",
+                "dsn": dsn,
+                "snapshot": snapshot[0] if snapshot else None,
+                "agency": agency,
+                "start": bounds[i],
+                "upto": bounds[i + 1],
+                "batch": batch,
+                "cp_seqs": sorted(s for s in cp_seqs if bounds[i] < s <= bounds[i + 1]),
+                "head_hash": head_hash if i == n - 1 else None,
+            }
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "yibao.audit.walk"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps(job) + "\n")
+            proc.stdin.flush()
+            procs.append(proc)
+        wanted: dict[int, str] = {}
+        own = walk(
+            reader,
+            agency,
+            expected=expected,
+            prev=prev,
+            upto=bounds[1],
+            batch=batch,
+            cp_seqs=cp_seqs,
+            wanted=wanted,
+            head_hash=None,
+            progress=progress,
+            total=total,
+        )
+        answers = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=3600)
+            if proc.returncode != 0:
+                log.warning("audit verify worker failed (%s): %s", proc.returncode, err[-2000:])
+                return None
+            answers.append(json.loads(out))
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        log.warning("audit verify workers not used: %s", exc)
+        return None
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    if own.broken is not None:
+        return None
+    checked, last = own.checked, own.prev
+    for answer in answers:
+        if answer["broken"] or answer["start_hash"] != last:
+            return None
+        checked += int(answer["checked"])
+        last = str(answer["prev"])
+        wanted.update({int(k): str(v) for k, v in answer["wanted"].items()})
+    if progress is not None:
+        progress(checked, total)
+    return _Joined(checked, None, last, wanted)
