@@ -26,14 +26,14 @@ def test_stretches_join_into_the_whole_chain(
     long_chain: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     walked: list[int] = []
-    real = verify._in_stretches
+    real = verify.in_stretches
 
     def counting(*args: object, **kwargs: object) -> object:
         joined = real(*args, **kwargs)  # type: ignore[arg-type]
         walked.append(0 if joined is None else joined.checked)
         return joined
 
-    monkeypatch.setattr(verify, "_in_stretches", counting)
+    monkeypatch.setattr(verify, "in_stretches", counting)
     keys = verification_keys(long_chain.settings)
     report = verify_chain(long_chain.runtime.db, long_chain.settings.agency, keys=keys, workers=3)
     assert report.ok, report.message

@@ -246,8 +246,12 @@ def run_verify(runtime: Runtime, actor: Actor) -> dict[str, Any]:
 def run_checkpoint(runtime: Runtime, actor: Actor) -> dict[str, Any]:
     """Sign the chain's head now; the checkpoint is audited."""
     cp = checkpoints.make_checkpoint(
-        runtime.db, runtime.agency, checkpoints.node_key(runtime.settings)
+        runtime.db,
+        runtime.agency,
+        checkpoints.node_key(runtime.settings),
+        federation=runtime.federation,
     )
+    runtime.on_outbox()  # partners countersign it (queued with the checkpoint)
     out = checkpoint_dict(cp, runtime.tz)
     with runtime.db.uow() as uow:
         _audit(

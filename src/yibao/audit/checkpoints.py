@@ -5,6 +5,13 @@ A checkpoint is this node's Ed25519 signature over ``yibao-audit-checkpoint\\n{a
 partners can check it with the public key they already hold); otherwise a node key kept in the
 data directory (``audit-ed25519.pem``, created on first use, mode 0600).
 
+With partners configured, making a checkpoint also queues it to every partner in the same
+transaction (``audit.witness.send_checkpoint``: the federation outbox, delivered by the relay
+of the running server); the checkpoint row names the first partner in ``partner`` until a
+countersignature comes back (``yibao-audit-countersign\\n{witness}\\n{agency}\\n{seq}\\n
+{head_hash}\\n{at}``, signed with the witness's federation key), which ``yibao audit verify``
+then checks against the partner's public key from the peers file.
+
 Retention, archives and purging are in :mod:`yibao.audit.retention`.
 """
 
@@ -20,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidSignature
@@ -33,6 +41,9 @@ from yibao.audit import service as audit
 from yibao.audit.models import AuditCheckpoint, AuditHead
 from yibao.config import Settings
 from yibao.db import Database, utcnow
+
+if TYPE_CHECKING:
+    from yibao.transfers.peers import Federation
 
 log = logging.getLogger("yibao.audit")
 KEY_FILE = "audit-ed25519.pem"
@@ -67,6 +78,11 @@ def checkpoint_text(agency: str, seq: int, head_hash: str, at: str) -> bytes:
     return f"yibao-audit-checkpoint\n{agency}\n{seq}\n{head_hash}\n{at}".encode()
 
 
+def countersign_text(witness: str, agency: str, seq: int, head_hash: str, at: str) -> bytes:
+    """What a partner (the witness) signs when it countersigns a checkpoint."""
+    return f"yibao-audit-countersign\n{witness}\n{agency}\n{seq}\n{head_hash}\n{at}".encode()
+
+
 def _key_id(public: ed25519.Ed25519PublicKey) -> str:
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return "node-" + hashlib.sha256(raw).hexdigest()[:16]
@@ -95,12 +111,25 @@ def _data_dir_key(path: Path, *, create: bool) -> NodeKey | None:
     return NodeKey(_key_id(key.public_key()), key)
 
 
+def federation_of(settings: Settings) -> Federation | None:
+    """This node's federation (its key and partners) when a peers file is configured."""
+    if not settings.peers_file:
+        return None
+    from yibao.transfers.peers import load_federation
+
+    return load_federation(Path(settings.peers_file), agency=settings.agency)
+
+
+def partner_keys(settings: Settings) -> dict[str, ed25519.Ed25519PublicKey]:
+    """The public keys of the partners that may countersign our checkpoints, by agency."""
+    fed = federation_of(settings)
+    return {} if fed is None else {p.agency: p.public_key for p in fed.peers.values()}
+
+
 def node_key(settings: Settings) -> NodeKey:
     """The federation key when configured, else the data directory's node key (made once)."""
-    if settings.peers_file:
-        from yibao.transfers.peers import load_federation
-
-        fed = load_federation(Path(settings.peers_file), agency=settings.agency)
+    fed = federation_of(settings)
+    if fed is not None:
         return NodeKey(fed.key_id, fed.private_key)
     key = _data_dir_key(settings.data_dir / KEY_FILE, create=True)
     assert key is not None
@@ -132,15 +161,37 @@ def signature_valid(
     key = keys.get(key_id)
     if key is None:
         return False
+    return _verifies(key, signature, checkpoint_text(agency, int(seq), head_hash, _at_of(at)))
+
+
+def countersignature_valid(
+    key: ed25519.Ed25519PublicKey | None,
+    countersignature: str,
+    *,
+    witness: str,
+    agency: str,
+    seq: int,
+    head_hash: str,
+    at: datetime | str,
+) -> bool:
+    """Whether a partner's countersignature of a checkpoint verifies with the partner's key."""
+    if key is None:
+        return False
+    text = countersign_text(witness, agency, int(seq), head_hash, _at_of(at))
+    return _verifies(key, countersignature, text)
+
+
+def _at_of(at: datetime | str) -> str:
     if isinstance(at, str):  # a raw column value (SQLite text)
         at = datetime.fromisoformat(at)
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
+    return at_text(at)
+
+
+def _verifies(key: ed25519.Ed25519PublicKey, signature: str, data: bytes) -> bool:
     try:
-        key.verify(
-            base64.b64decode(signature, validate=True),
-            checkpoint_text(agency, int(seq), head_hash, at_text(at)),
-        )
+        key.verify(base64.b64decode(signature, validate=True), data)
     except (InvalidSignature, binascii.Error, ValueError):
         return False
     return True
@@ -152,9 +203,18 @@ def checkpoint_valid(keys: Mapping[str, ed25519.Ed25519PublicKey], cp: AuditChec
 
 
 def make_checkpoint(
-    db: Database, agency: str, key: NodeKey, *, now: datetime | None = None
+    db: Database,
+    agency: str,
+    key: NodeKey,
+    *,
+    now: datetime | None = None,
+    federation: Federation | None = None,
 ) -> AuditCheckpoint:
-    """Sign the agency's current head (after recording that a checkpoint is made); commits."""
+    """Sign the agency's current head (after recording that a checkpoint is made); commits.
+
+    With a ``federation`` that has partners, the checkpoint is queued to each of them for
+    countersigning in the same transaction.
+    """
     with db.uow() as uow:
         session = uow.session
         seq, _hash = audit.lock_head(session.connection(), agency)
@@ -182,6 +242,14 @@ def make_checkpoint(
             key_id=key.key_id,
             signature=base64.b64encode(key.private_key.sign(signed)).decode(),
         )
+        if federation is not None and federation.peers:
+            from yibao.audit import witness
+
+            cp.partner = min(federation.peers)  # asked; the first to countersign replaces it
+            travelling = witness.Checkpoint(
+                agency, head.seq, head.hash, at_text(at), key.key_id, cp.signature
+            )
+            witness.send_checkpoint(session, federation, travelling, now=at)
         session.add(cp)
         session.flush()
         for hook in checkpoint_hooks:
@@ -236,7 +304,9 @@ class CheckpointTimer:
         with self.db.session() as s:
             if not checkpoint_due(s, agency):
                 return None
-        return make_checkpoint(self.db, agency, node_key(self.settings))
+        fed = federation_of(self.settings)
+        key = NodeKey(fed.key_id, fed.private_key) if fed else node_key(self.settings)
+        return make_checkpoint(self.db, agency, key, federation=fed)
 
     def _run(self) -> None:
         while not self._stop.wait(self.seconds):

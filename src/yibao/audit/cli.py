@@ -82,6 +82,13 @@ def verify(
             f"审计链完整：已核验 {report.checked:,} 条记录（至第{report.head_seq}条）、"
             f"{report.checkpoints_checked} 个检查点"
         )
+        if report.countersigned or report.countersign_pending:
+            pending = ", ".join(str(s) for s in report.countersign_pending) or "none"
+            typer.echo(
+                f"countersigned by partners: {report.countersigned} checkpoint(s); "
+                f"awaiting a countersignature: {pending}"
+            )
+            typer.echo(f"伙伴机构会签：{report.countersigned} 个检查点")
     else:
         typer.echo(report.message, err=True)
         typer.echo(report.message_zh, err=True)
@@ -92,15 +99,20 @@ def verify(
 @app.command("checkpoint")
 def checkpoint() -> None:
     """Sign the chain head now (a checkpoint) with this node's key."""
-    from yibao.audit.checkpoints import make_checkpoint, node_key
+    from yibao.audit.checkpoints import federation_of, make_checkpoint, node_key
 
     settings, db = _db()
+    fed = federation_of(settings)
     try:
-        cp = make_checkpoint(db, settings.agency, node_key(settings))
+        cp = make_checkpoint(db, settings.agency, node_key(settings), federation=fed)
     finally:
         db.dispose()
     typer.echo(f"checkpoint at seq {cp.seq}: {cp.head_hash} (key {cp.key_id})")
     typer.echo(f"已生成检查点：第{cp.seq}条")
+    if fed is not None and fed.peers:
+        partners = ", ".join(sorted(fed.peers))
+        typer.echo(f"queued to {partners} for countersigning (the server's relay delivers it)")
+        typer.echo(f"已排队发送至 {partners} 会签")
 
 
 @app.command("purge")

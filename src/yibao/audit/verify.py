@@ -5,39 +5,32 @@ DBAPI cursor and hashes each; at the first record that fails it stops and names 
 there (``chain.diagnose``). Checkpoints are checked against the hashes it recomputed and
 against their signatures.
 
-A long chain (``PARALLEL_MIN`` records or more, on a database another process can open) is
-walked in stretches side by side: this process walks the first, ``python -m yibao.audit.walk``
-workers the others — on PostgreSQL in this transaction's exported snapshot, on SQLite each in
-its own read snapshot (records are append-only; only purged stretches go). Each worker starts
-from the stored hash of the record before its stretch, and the stretches are joined only if
-that hash is the one the stretch before ended with. If any stretch is broken, a worker fails
-or a join does not hold, the whole chain is walked again in one piece here, so a report of
-tampering is always the one a single walk gives.
+A long chain is walked in stretches side by side (``audit.stretches``), and again in one piece
+here if anything in it is broken, so a report of tampering is always the one a single walk
+gives.
+
+With partners configured, a checkpoint carries a partner's countersignature
+(``audit.witness``): it must verify with that partner's public key over the checkpoint as
+stored, or the checkpoint was changed after the partner saw it. A checkpoint sent for
+countersigning that has none a day later (the relay's dead-letter horizon) is reported too.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy.engine import Engine
 
 from yibao.audit import chain
+from yibao.audit.stretches import dsn_of, in_stretches, worker_count
 from yibao.audit.walk import Progress, Reader, Walked, walk
 from yibao.db import Database
 
-log = logging.getLogger(__name__)
-
-PARALLEL_MIN = 100_000  # records: below this a worker's start (about 0.1 s) does not pay
-MAX_WORKERS = 4
+COUNTERSIGN_GRACE = timedelta(hours=24)  # the relay gives up on a message after a day
 
 PROBLEMS: dict[str, tuple[str, str]] = {
     # code: (English, Chinese) — {seq} is the first bad sequence number, {head} the head's.
@@ -70,6 +63,16 @@ PROBLEMS: dict[str, tuple[str, str]] = {
         "audit checkpoint at seq {seq}: signature does not verify",
         "第{seq}条处的审计检查点签名无效",
     ),
+    "countersignature_invalid": (
+        "audit checkpoint at seq {seq}: partner {partner}'s countersignature does not verify "
+        "(the checkpoint was changed after the partner signed it)",
+        "第{seq}条处的审计检查点与伙伴机构{partner}的会签不符（检查点在会签后被改动）",
+    ),
+    "countersignature_missing": (
+        "audit checkpoint at seq {seq}: sent to partner {partner} for countersigning more than "
+        "a day ago, and no countersignature is stored",
+        "第{seq}条处的审计检查点已发往伙伴机构{partner}会签超过一天，未存有会签",
+    ),
 }
 
 
@@ -86,6 +89,8 @@ class VerifyReport:
     message: str = ""
     message_zh: str = ""
     checkpoints_checked: int = 0
+    countersigned: int = 0  # checkpoints with a partner's countersignature that verifies
+    countersign_pending: list[int] = field(default_factory=list)  # sent, none back yet (seq)
     anchor_seq: int = 0  # records up to here were archived and purged
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
@@ -95,12 +100,14 @@ class VerifyReport:
         return asdict(self)
 
 
-def _fail(report: VerifyReport, seq: int, problem: str) -> None:
+def _fail(report: VerifyReport, seq: int, problem: str, partner: str = "") -> None:
     en, zh = PROBLEMS[problem]
     report.ok = False
     report.first_bad_seq, report.problem = seq, problem
-    report.message = en.format(seq=seq, head=report.head_seq)
-    report.message_zh = zh.format(seq=seq, head=report.head_seq)
+    report.message = en.format(seq=seq, head=report.head_seq, partner=partner)
+    report.message_zh = zh.format(seq=seq, head=report.head_seq, partner=partner)
+    if partner:
+        report.details["partner"] = partner
 
 
 def _verify_signature(
@@ -108,7 +115,7 @@ def _verify_signature(
 ) -> bool:
     from yibao.audit.checkpoints import signature_valid
 
-    _id, seq, head_hash, at_raw, key_id, signature = cp
+    _id, seq, head_hash, at_raw, key_id, signature = cp[:6]
     return signature_valid(keys, key_id, signature, agency, seq, head_hash, at_raw)
 
 
@@ -120,19 +127,23 @@ def verify_chain(
     progress: Progress | None = None,
     keys: Mapping[str, ed25519.Ed25519PublicKey] | None = None,
     workers: int | None = None,
+    partners: Mapping[str, ed25519.Ed25519PublicKey] | None = None,
+    now: datetime | None = None,
 ) -> VerifyReport:
     """Walk ``agency``'s chain and its checkpoints; the report names the first bad record.
 
     ``keys`` are the public keys checkpoints may be signed with (by key id); by default this
-    node's own (``audit.checkpoints.verification_keys``). ``workers`` is how many stretches
-    are walked side by side (1: in one piece); by default one per core (on PostgreSQL one per
-    two cores), at most ``MAX_WORKERS``, for a chain of ``PARALLEL_MIN`` records or more.
+    node's own (``audit.checkpoints.verification_keys``); ``partners`` the public keys of the
+    partners that countersign them (by agency; by default from the peers file). ``workers``
+    is how many stretches are walked side by side (1: in one piece; by default by the cores
+    for a long chain, ``audit.stretches``).
     """
-    if keys is None:
-        from yibao.audit.checkpoints import verification_keys
+    if keys is None or partners is None:
+        from yibao.audit.checkpoints import partner_keys, verification_keys
         from yibao.config import get_settings
 
-        keys = verification_keys(get_settings())
+        keys = verification_keys(get_settings()) if keys is None else keys
+        partners = partner_keys(get_settings()) if partners is None else partners
     started = time.perf_counter()
     engine = db.engine
     if engine.dialect.name == "postgresql":
@@ -146,8 +157,14 @@ def verify_chain(
             progress=progress,
             keys=keys,
             workers=workers,
-            dsn=_dsn(db.engine),
+            dsn=dsn_of(db.engine),
         )
+        countersigned = _countersignatures(
+            report, reader, agency, partners, now or datetime.now(UTC)
+        )
+    if countersigned and (report.ok or min(countersigned)[0] < (report.first_bad_seq or 0)):
+        seq, problem, partner = min(countersigned)
+        _fail(report, seq, problem, partner)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -186,8 +203,8 @@ def _walk(
     cp_seqs = {int(cp[1]) for cp in checkpoints}
     total = max(head_seq - report.anchor_seq, 0)
     walked: Walked | None = None
-    if dsn is not None and (n := _worker_count(total, workers, reader.pg)) > 1:
-        joined = _in_stretches(
+    if dsn is not None and (n := worker_count(total, workers, reader.pg)) > 1:
+        joined = in_stretches(
             reader,
             agency,
             dsn,
@@ -235,108 +252,45 @@ def _walk(
     return report
 
 
-def _dsn(engine: Engine) -> str | None:
-    """How a worker process opens this database, or None (an in-memory SQLite database)."""
-    url = engine.url
-    if engine.dialect.name == "postgresql":
-        return url.set(drivername="postgresql").render_as_string(hide_password=False)
-    in_memory = url.database in (None, "", ":memory:") or bool(url.query)
-    return None if engine.dialect.name != "sqlite" or in_memory else str(url.database)
-
-
-def _worker_count(total: int, workers: int | None, pg: bool) -> int:
-    if workers is None:
-        # A PostgreSQL stretch keeps two processes busy (the server builds the text).
-        cores = (os.cpu_count() or 1) // (2 if pg else 1)
-        workers = min(cores, MAX_WORKERS) if total >= PARALLEL_MIN else 1
-    return max(1, min(workers, total // 10))  # stretches of ten records at least
-
-
-@dataclass
-class _Joined(Walked):
-    wanted: dict[int, str] = field(default_factory=dict)
-
-
-def _in_stretches(
+def _countersignatures(
+    report: VerifyReport,
     reader: Reader,
     agency: str,
-    dsn: str,
-    n: int,
-    batch: int,
-    cp_seqs: set[int],
-    progress: Progress | None,
-    total: int,
-    *,
-    expected: int,
-    prev: str,
-    head_hash: str,
-) -> _Joined | None:
-    """The chain walked in ``n`` stretches at once; None unless every stretch holds and joins."""
-    snapshot = reader.one("SELECT pg_export_snapshot()") if reader.pg else None
-    bounds = [expected - 1 + total * i // n for i in range(n + 1)]
-    procs: list[subprocess.Popen[str]] = []
-    try:
-        for i in range(1, n):
-            job = {
-                "dialect": "postgresql" if reader.pg else "sqlite",
-                "dsn": dsn,
-                "snapshot": snapshot[0] if snapshot else None,
-                "agency": agency,
-                "start": bounds[i],
-                "upto": bounds[i + 1],
-                "batch": batch,
-                "cp_seqs": sorted(s for s in cp_seqs if bounds[i] < s <= bounds[i + 1]),
-                "head_hash": head_hash if i == n - 1 else None,
-            }
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "yibao.audit.walk"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+    partners: Mapping[str, ed25519.Ed25519PublicKey],
+    now: datetime,
+) -> list[tuple[int, str, str]]:
+    """Check every partner countersignature stored on a checkpoint; (seq, problem, partner)."""
+    from yibao.audit.checkpoints import countersignature_valid
+
+    rows = reader.q(
+        "SELECT seq, head_hash, at, partner, partner_signature FROM audit_checkpoints "
+        "WHERE agency = ? AND partner IS NOT NULL ORDER BY seq, id",
+        agency,
+    )
+    problems: list[tuple[int, str, str]] = []
+    for seq, head_hash, at, partner, countersignature in rows:
+        seq, partner = int(seq), str(partner)
+        if countersignature:
+            valid = countersignature_valid(
+                partners.get(partner),
+                countersignature,
+                witness=partner,
+                agency=agency,
+                seq=seq,
+                head_hash=head_hash,
+                at=at,
             )
-            assert proc.stdin is not None
-            proc.stdin.write(json.dumps(job) + "\n")
-            proc.stdin.flush()
-            procs.append(proc)
-        wanted: dict[int, str] = {}
-        own = walk(
-            reader,
-            agency,
-            expected=expected,
-            prev=prev,
-            upto=bounds[1],
-            batch=batch,
-            cp_seqs=cp_seqs,
-            wanted=wanted,
-            head_hash=None,
-            progress=progress,
-            total=total,
-        )
-        answers = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=3600)
-            if proc.returncode != 0:
-                log.warning("audit verify worker failed (%s): %s", proc.returncode, err[-2000:])
-                return None
-            answers.append(json.loads(out))
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        log.warning("audit verify workers not used: %s", exc)
-        return None
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    if own.broken is not None:
-        return None
-    checked, last = own.checked, own.prev
-    for answer in answers:
-        if answer["broken"] or answer["start_hash"] != last:
-            return None
-        checked += int(answer["checked"])
-        last = str(answer["prev"])
-        wanted.update({int(k): str(v) for k, v in answer["wanted"].items()})
-    if progress is not None:
-        progress(checked, total)
-    return _Joined(checked, None, last, wanted)
+            if valid:
+                report.countersigned += 1
+            else:
+                problems.append((seq, "countersignature_invalid", partner))
+        elif now - _moment(at) > COUNTERSIGN_GRACE:
+            problems.append((seq, "countersignature_missing", partner))
+        else:
+            report.countersign_pending.append(seq)
+    return problems
+
+
+def _moment(at: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

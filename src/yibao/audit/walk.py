@@ -1,9 +1,8 @@
 """Walking a stretch of an agency's audit chain over a raw DBAPI connection (no ORM).
 
-``audit.verify`` walks the chain in its own process, and for a long chain also starts
-``python -m yibao.audit.walk`` workers that walk later stretches side by side (``main`` below
-reads the job on stdin and answers on stdout); so this module imports neither SQLAlchemy nor
-the rest of the application.
+``audit.verify`` walks the chain in its own process, and for a long chain worker processes
+walk later stretches side by side (``audit.stretches``); so this module imports neither
+SQLAlchemy nor the rest of the application.
 
 Each backend reads what is cheapest to hash (profiled with py-spy on bench/bench_audit.py:
 without this, half the time went into fetching fifteen columns, half into formatting them):
@@ -27,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -342,68 +340,3 @@ def _diagnose(
         before=before["hash"] if before else anchor[1] if expected - 2 == anchor[0] else None,
         after=by_seq.get(seq + 1),
     )
-
-
-# ---------------------------------------------------------------- worker process
-
-
-def connect(dialect: str, dsn: str, snapshot: str | None) -> Any:
-    """A read-only DBAPI connection in one snapshot (PostgreSQL: the exported ``snapshot``)."""
-    if dialect == "postgresql":
-        import psycopg
-        from psycopg import sql
-
-        pg = psycopg.connect(dsn, autocommit=True)
-        pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        if snapshot:
-            pg.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-        return pg
-    import sqlite3
-
-    lite = sqlite3.connect(dsn, timeout=30, isolation_level=None)
-    lite.execute("BEGIN")  # deferred: one read snapshot from the first read on
-    return lite
-
-
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Walk the stretch a job describes (``verify._parallel`` writes it)."""
-    conn = connect(job["dialect"], job["dsn"], job.get("snapshot"))
-    try:
-        reader = Reader(conn, job["dialect"])
-        agency, start = job["agency"], int(job["start"])
-        row = reader.one(
-            "SELECT hash FROM audit_records WHERE agency = ? AND seq = ?", agency, start
-        )
-        if row is None:
-            return {"start_hash": None, "checked": 0, "broken": True, "prev": "", "wanted": {}}
-        wanted: dict[int, str] = {}
-        walked = walk(
-            reader,
-            agency,
-            expected=start + 1,
-            prev=str(row[0]),
-            upto=int(job["upto"]),
-            batch=int(job["batch"]),
-            cp_seqs=set(job["cp_seqs"]),
-            wanted=wanted,
-            head_hash=job.get("head_hash"),
-        )
-    finally:
-        conn.close()
-    return {
-        "start_hash": str(row[0]),
-        "checked": walked.checked,
-        "broken": walked.broken is not None,
-        "prev": walked.prev,
-        "wanted": {str(k): v for k, v in wanted.items()},
-    }
-
-
-def main() -> None:
-    """``python -m yibao.audit.walk``: one JSON job on stdin, one JSON answer on stdout."""
-    answer = run_job(json.loads(sys.stdin.readline()))
-    sys.stdout.write(json.dumps(answer) + "\n")
-
-
-if __name__ == "__main__":
-    main()

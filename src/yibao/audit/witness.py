@@ -6,7 +6,10 @@ a transfer message. The partner verifies our signature with our public key from 
 file, keeps the checkpoint (``audit_witnessed``), and sends back its own signature over it.
 We store that countersignature on the checkpoint. From then on even this node's operator
 cannot rewrite history unseen: a rewritten chain no longer matches heads that a partner
-signed, and the partner still holds what it saw (``yibao audit verify --partners`` asks).
+signed, and the partner still holds what it saw (its ``audit_witnessed``).
+
+``audit.checkpoints.make_checkpoint`` queues (``send_checkpoint``); ``yibao audit verify``
+checks the countersignatures stored (``audit.verify``).
 
 Messages (JSON, POSTed to /federation/v1/messages, told apart from transfer messages by
 ``kind``)::
@@ -23,6 +26,7 @@ import binascii
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -76,9 +80,9 @@ def checkpoint_text(agency: str, seq: int, head_hash: str, at: str) -> bytes:
 
 def countersign_text(witness: str, cp: Checkpoint) -> bytes:
     """What a witness signs: the checkpoint, under the witness's own agency code."""
-    return (
-        f"yibao-audit-countersign\n{witness}\n{cp.agency}\n{cp.seq}\n{cp.head_hash}\n{cp.at}"
-    ).encode()
+    from yibao.audit.checkpoints import countersign_text as text
+
+    return text(witness, cp.agency, cp.seq, cp.head_hash, cp.at)
 
 
 def is_audit_message(payload: Any) -> bool:
@@ -101,19 +105,18 @@ def _valid(key: ed25519.Ed25519PublicKey, signature: str, data: bytes) -> bool:
 # ---------------------------------------------------------------- sending
 
 
-def send_checkpoint(session: Session, runtime: Runtime, cp: Checkpoint) -> int:
-    """Queue the checkpoint to every partner, in the caller's transaction; how many queued."""
-    fed = runtime.federation
-    if fed is None:
-        return 0
-    now = runtime.now()
+def send_checkpoint(session: Session, fed: Federation, cp: Checkpoint, *, now: datetime) -> int:
+    """Queue the checkpoint to every partner, in the caller's transaction; how many queued.
+
+    ``audit.checkpoints.make_checkpoint`` calls this; the relay delivers it like any message.
+    """
     for peer in fed.peers.values():
         session.add(
             OutboxMessage(
-                agency=runtime.agency,
+                agency=fed.agency,
                 message_id=uuid.uuid4(),
                 to_agency=peer.agency,
-                payload=_envelope(CHECKPOINT, runtime.agency, peer.agency, cp),
+                payload=_envelope(CHECKPOINT, fed.agency, peer.agency, cp),
                 created_at=now,
                 next_attempt_at=now,
                 attempts=0,
