@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from yibao.audit import guard
 from yibao.audit import service as audit
 from yibao.calendar.models import CalendarYear
 from yibao.calendar.rules import schedules_from_chinesecalendar
@@ -20,6 +21,7 @@ def init_reference(settings: Settings) -> dict[str, int]:
     db = Database(settings.resolved_database_url())
     try:
         with db.uow() as uow:
+            guard.bulk(uow.session, "reference data: catalogue, stations, towns, calendars")
             network = load_network(uow.session, agency=settings.agency)
             villages = load_villages(uow.session, agency=settings.agency)
             services = load_catalogue(uow.session, agency=settings.agency)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import Clock, Node
 from yibao.accounts.rules import Actor, Role
+from yibao.audit import guard
 from yibao.config import Settings
 from yibao.db import Database, utcnow
 from yibao.field import crypto, laptop
@@ -88,6 +89,7 @@ def test_a_laptop_response_reaches_central_exactly_once(
                     initialised_at=utcnow(),
                 )
             )
+            guard.bulk(uow.session, "test set-up: a laptop's copy of central")
             uow.commit()
         with db.session() as s:
             local = s.scalar(

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.helpers import intake_body
 from tests.conftest import Node
+from yibao.audit import guard
 
 YIBAO = [sys.executable, "-m", "yibao.cli"]
 
@@ -153,6 +154,7 @@ def test_estimated_until_the_year_is_imported(
     from yibao.calendar.models import CalendarYear
 
     with clean.runtime.db.uow() as uow:
+        guard.bulk(uow.session, "test set-up")
         uow.session.execute(delete(CalendarYear).where(CalendarYear.year == 2027))
         uow.commit()
     clean.runtime.invalidate()

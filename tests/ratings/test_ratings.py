@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tests.conftest import FIXED_NOW, Node
 from tests.ratings.conftest import scores
+from yibao.audit import guard
 from yibao.audit.models import AuditRecord
 from yibao.ratings import service
 
@@ -260,6 +261,7 @@ def test_owner_falls_back_to_the_station_master(
     from yibao.cases.models import CaseEvent
 
     with clean.runtime.db.uow() as uow:
+        guard.bulk(uow.session, "test set-up")
         uow.session.execute(
             update(CaseEvent).where(CaseEvent.action == "complete").values(actor_id=None)
         )

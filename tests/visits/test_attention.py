@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from tests.conftest import FIXED_NOW, Node
+from yibao.audit import guard
 from yibao.audit.models import AuditRecord
 from yibao.calendar.rules import YearSchedule
 from yibao.calendar.service import store_schedule
@@ -115,6 +116,7 @@ def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, v
 
     try:
         with vnode.runtime.db.uow() as uow:
+            guard.bulk(uow.session, "test set-up")
             store_schedule(
                 uow.session,
                 YearSchedule(2027, SPRING_BREAK, frozenset(), source="test"),
@@ -144,6 +146,7 @@ def test_a_visit_on_a_day_off_after_the_import_is_listed_to_move(api, browser, v
         assert 'id="days-off"' not in sup.get("/visits").text
     finally:
         with vnode.runtime.db.uow() as uow:
+            guard.bulk(uow.session, "test set-up")
             uow.session.execute(text("DELETE FROM calendar_days WHERE year = 2027"))
             uow.session.execute(text("DELETE FROM calendar_years WHERE year = 2027"))
             uow.commit()

@@ -13,6 +13,7 @@ from tests.api.helpers import intake_body
 from tests.conftest import PASSWORD, Node
 from tests.web.conftest import Browser, sign_in
 from yibao.accounts.models import User, WebSession
+from yibao.audit import guard
 from yibao.audit.models import AuditRecord
 from yibao.calendar.models import CalendarDay, CalendarYear
 from yibao.stations.models import Station
@@ -75,6 +76,7 @@ def forget_2027(clean: Node) -> Iterator[None]:
     """Remove an imported 2027 again, so other tests see the packaged calendar only."""
     yield
     with clean.runtime.db.uow() as uow:
+        guard.bulk(uow.session, "test set-up")
         uow.session.execute(delete(CalendarYear).where(CalendarYear.year == 2027))
         uow.commit()
     clean.runtime.invalidate()

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from tests.api.helpers import intake_body
 from tests.conftest import FIXED_NOW, Node
 from tests.web.conftest import Browser
+from yibao.audit import guard
 from yibao.audit.models import AuditRecord
 from yibao.calendar.models import CalendarYear
 from yibao.cases.models import Case, CaseEvent
@@ -30,6 +31,7 @@ def december(clean: Node) -> Iterator[Node]:
     yield clean
     clean.clock.now = FIXED_NOW
     with clean.runtime.db.uow() as uow:
+        guard.bulk(uow.session, "test set-up")
         uow.session.execute(delete(CalendarYear).where(CalendarYear.year == 2027))
         uow.commit()
     clean.runtime.invalidate()

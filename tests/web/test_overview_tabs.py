@@ -16,6 +16,7 @@ from sqlalchemy import select
 from tests.conftest import FIXED_NOW, Node
 from tests.ratings.conftest import api, completed, scores  # noqa: F401 (fixtures)
 from tests.web.test_reports import TODAY, body_rows, world  # noqa: F401 (fixture)
+from yibao.audit import guard
 from yibao.calendar.rules import WorkCalendar
 from yibao.cases.lifecycle import OPEN
 from yibao.cases.models import Case
@@ -36,6 +37,7 @@ def figure(html: str, name: str) -> str:
 def _transfer(node: Node, *, state: str | None, applied: date, **dates: Any) -> None:
     """A transfer row as the federation would leave it (agreements: national, 泸永江)."""
     with node.runtime.db.session() as s:
+        guard.bulk(s, "test set-up")
         s.add(
             Transfer(
                 id=uuid.uuid4(),
@@ -66,6 +68,7 @@ def busy(world, client: TestClient, completed, clean: Node) -> dict[str, Any]:  
         )
         assert r.status_code in (200, 201), r.text
     with clean.runtime.db.session() as s:  # one of the two tasks closed after its rectification
+        guard.bulk(s, "test set-up")
         task = s.scalars(select(RectificationTask)).first()
         assert task is not None
         task.state, task.closed_date, task.rectified_date = "closed", TODAY, TODAY
@@ -81,6 +84,7 @@ def _recount(node: Node, *, first: date, last: date) -> dict[str, int]:
     """The four figures counted again straight from the tables (agency-wide, every station)."""
     today = node.runtime.today()
     with node.runtime.db.session() as s:
+        guard.bulk(s, "test set-up")
         cases = s.scalars(select(Case)).all()
         overdue_ids = set(s.scalars(select(Case.id).where(overdue_clause(today))))
         done = [

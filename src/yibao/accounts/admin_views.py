@@ -254,7 +254,9 @@ def _user_action(
 ) -> Response:
     try:
         with runtime.db.uow() as uow:
-            user = act(uow)
+            # Read the name before the unit of work ends: a no-op (deactivating an inactive
+            # account) ends in a rollback, which expires the row.
+            username = act(uow).username
     except NotFound:
         return _not_found(request)
     except ValidationFailed as exc:
@@ -274,7 +276,7 @@ def _user_action(
             else error_message(exc)
         )
         return _user_page(request, runtime, actor, user_id, error=message, status_code=403)
-    return _back("/admin/users", done, user.username)
+    return _back("/admin/users", done, username)
 
 
 @router.post("/users/{user_id}/deactivate")

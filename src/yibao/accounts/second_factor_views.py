@@ -268,7 +268,19 @@ def _enrol_page(
     next_path: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    secret = totp.pending_secret(uow.session, user=user, now=runtime.now())
+    secret, new = totp.pending_secret(uow.session, user=user, now=runtime.now())
+    if new:
+        audit.record(
+            uow.session,
+            agency=user.agency,
+            actor_id=user.id,
+            actor_name=user.username,
+            action="user.totp_setup",
+            object_type="user",
+            object_id=str(user.id),
+            role=user.role,
+            unit=user.station_code,
+        )
     uow.commit()
     uri = totp.provisioning_uri(user, secret)
     return render(

@@ -32,11 +32,12 @@ def confirmed(session: Session, user_id: int) -> UserTotp | None:
     return row if row is not None and row.confirmed_at is not None else None
 
 
-def pending_secret(session: Session, *, user: User, now: datetime) -> str:
-    """The secret to show while enrolling: a fresh one, or the one shown a moment ago."""
+def pending_secret(session: Session, *, user: User, now: datetime) -> tuple[str, bool]:
+    """The secret to show while enrolling and whether it is new (else the one shown a moment
+    ago, so a reload shows the same QR code)."""
     row = session.get(UserTotp, user.id)
     if row is not None and row.confirmed_at is None and now - row.created_at < PENDING_FOR:
-        return row.secret
+        return row.secret, False
     if row is not None and row.confirmed_at is not None:
         raise ValueError("already enrolled")
     secret = pyotp.random_base32()
@@ -47,7 +48,7 @@ def pending_secret(session: Session, *, user: User, now: datetime) -> str:
         row.created_at = now
         row.last_step = 0
     session.flush()
-    return secret
+    return secret, True
 
 
 def provisioning_uri(user: User, secret: str) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, UOWTransaction
 
 from yibao.accounts.rules import Actor
-from yibao.audit import context
+from yibao.audit import context, guard
 from yibao.audit.chain import GENESIS, RESULTS, at_text, canonical_detail, record_hash
 from yibao.audit.models import AuditRecord
 from yibao.db import UTCDateTime, utcnow
@@ -82,6 +82,7 @@ def record(
     )
     setattr(row, _ORDER_ATTR, next(_order))
     session.add(row)
+    guard.audited(session)
 
 
 def record_actor(

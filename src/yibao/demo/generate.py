@@ -26,6 +26,7 @@ from stdnum.cn import ric
 from yibao.accounts import service as accounts_service
 from yibao.accounts.models import User
 from yibao.accounts.service import create_user
+from yibao.audit import guard
 from yibao.calendar.rules import WorkCalendar
 from yibao.cases import lifecycle, rules
 from yibao.cases.lifecycle import OPEN, Action, ActorRef, CaseSnapshot, Command, State
@@ -1145,6 +1146,7 @@ def generate(
     try:
         with db.uow() as uow:
             session = uow.session
+            guard.bulk(session, "demo data: past cases and station work")
             users = _ensure_users(session, settings.agency)
             ref = load_reference(session, settings.agency)
             stations = list_stations(session, agency=settings.agency)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yibao.accounts.models import User
+from yibao.audit import guard
 from yibao.cases.models import Case
 from yibao.disputes import rules
 from yibao.disputes.models import (
@@ -129,6 +130,7 @@ def _moment(day: date, rng: random.Random) -> datetime:
 
 def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random) -> int:
     """Add demo disputes inside the demo's transaction; returns how many were made."""
+    guard.bulk(session, "demo data: disputes")
     names = [*STAFF.values(), "officer"]
     users = {
         u.username: u

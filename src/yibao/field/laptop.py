@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from yibao.accounts.models import User
 from yibao.accounts.service import create_user
+from yibao.audit import guard
 from yibao.calendar.rules import YearSchedule
 from yibao.calendar.service import store_schedule
 from yibao.cases.models import Case, CaseEvent
@@ -87,6 +88,7 @@ def init(
     try:
         with db.uow() as uow:
             s = uow.session
+            guard.bulk(s, "field laptop set-up: central's reference data")
             if s.scalar(select(FieldState)) is not None:
                 raise FieldError("this data folder is already set up; use a fresh one")
             _load_bundle(s, settings.agency, data)
@@ -401,6 +403,9 @@ def _record_answers(
     by_id = {a.get("client_id"): a for a in answers}
     with db.uow() as uow:
         s = uow.session
+        # Central's answers: its case numbers for the laptop's cases (central recorded each
+        # intake); the queue itself is bookkeeping.
+        guard.bulk(s, "field sync: central's case numbers")
         for q in batch:
             answer = by_id.get(str(q.client_id))
             row = s.get(FieldQueue, q.id)

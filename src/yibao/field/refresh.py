@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from yibao.audit import guard
 from yibao.cases.models import Case
 from yibao.catalog.models import Service
 from yibao.db import Database, utcnow
@@ -58,6 +59,7 @@ def refresh(db: Database, *, agency: str, password: str) -> dict[str, Any]:
         raise FieldError(f"central node is agency {data.get('agency')}; set YIBAO_AGENCY to it")
     # Not while a sync runs: it writes the same cases' numbers and versions.
     with sync_lock(db), db.uow() as uow:
+        guard.bulk(uow.session, "field laptop: central's reference data and cases refreshed")
         counts = _merge(uow.session, agency, data)
         row = uow.session.scalar(select(FieldState))
         assert row is not None

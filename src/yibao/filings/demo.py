@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
 from yibao.accounts.models import User
+from yibao.audit import guard
 from yibao.cases.models import Case
 from yibao.filings import divisions, rules
 from yibao.filings.models import Filing
@@ -230,6 +231,7 @@ class _Seeder:
 
 def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random) -> int:
     """Add demo records inside the demo's transaction; returns how many were made."""
+    guard.bulk(session, "demo data: filings")
     s = _Seeder(session, agency, today, rng)
     past = list(
         session.scalars(

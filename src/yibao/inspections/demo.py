@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yibao.accounts.models import User
+from yibao.audit import guard
 from yibao.calendar.rules import WorkCalendar
 from yibao.calendar.service import load_calendar
 from yibao.inspections import rules
@@ -81,6 +82,7 @@ def _at(day: date, rng: random.Random) -> datetime:
 
 def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random) -> int:
     """Add demo records inside the demo's transaction; returns how many were made."""
+    guard.bulk(session, "demo data: inspections")
     cl = checklist()
     calendar = load_calendar(session)
     users = {

@@ -16,6 +16,7 @@ from stdnum.cn import ric
 
 from yibao.accounts.models import User
 from yibao.attachments.models import Attachment
+from yibao.audit import guard
 from yibao.leads import rules
 from yibao.leads.models import Lead, LeadEvent
 from yibao.runtime import load_reference
@@ -93,6 +94,7 @@ def _moment(day: date, rng: random.Random) -> datetime:
 
 def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random) -> int:
     """Add demo leads inside the demo's transaction; returns how many were made."""
+    guard.bulk(session, "demo data: leads")
     users = {
         u.username: u
         for u in session.scalars(

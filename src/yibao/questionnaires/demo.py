@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from yibao.accounts.models import User
+from yibao.audit import guard
 from yibao.cases.models import Case
 from yibao.db import Base
 from yibao.questionnaires import rules, service
@@ -195,6 +196,7 @@ def _moment(rng: random.Random, day: date) -> datetime:
 
 def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random) -> int:
     """Add demo records inside the demo's transaction; returns how many were made."""
+    guard.bulk(session, "demo data: questionnaires")
     by = session.scalar(select(User.id).where(User.agency == agency, User.username == "supervisor"))
     start = today - timedelta(days=WINDOW_DAYS)
     service.install_standard(session, agency=agency, by=by, at=_moment(rng, start - timedelta(7)))

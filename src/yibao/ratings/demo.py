@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from yibao.accounts.models import User
 from yibao.accounts.rules import Role
+from yibao.audit import guard
 from yibao.calendar.service import load_calendar
 from yibao.cases.models import Case, CaseEvent
 from yibao.ratings import rules
@@ -60,6 +61,7 @@ def _at(day: date, rng: random.Random) -> datetime:
 
 def seed_demo(session: Session, *, agency: str, today: date, rng: random.Random) -> int:
     """Add demo records inside the demo's transaction; returns how many were made."""
+    guard.bulk(session, "demo data: ratings")
     done = session.execute(
         select(Case, CaseEvent.actor_id, CaseEvent.actor_name)
         .join(CaseEvent, (CaseEvent.case_id == Case.id) & (CaseEvent.action == "complete"))

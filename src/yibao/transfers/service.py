@@ -381,6 +381,21 @@ def receive(uow: UnitOfWork, *, runtime: Runtime, sender: str, payload: Any) -> 
     )
     session.flush()
     applied = _apply_pending(session, runtime, transfer_id, sender, envelope, now=now)
+    audit.record(
+        session,
+        agency=runtime.agency,
+        actor_id=None,
+        actor_name=f"node {sender}",
+        action="transfer.receive",
+        object_type="transfer",
+        object_id=str(transfer_id),
+        detail={
+            "message_id": str(message_id),
+            "type": envelope["type"],
+            "seq": envelope["seq"],
+            "applied": bool(applied),
+        },
+    )
     _commit(uow)
     return "applied" if applied else "stored"
 
