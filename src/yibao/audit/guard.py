@@ -80,7 +80,7 @@ def bulk(session: Session, reason: str) -> None:
     """Let the current transaction of ``session`` commit a load without a record per change.
 
     For loaders only (demo data, the benchmark generator, reference data, a field laptop's copy
-    of central's reference tables, re-sealing under a new key); the reason is logged.
+    of central's reference tables); the reason is logged.
     """
     if session.info.get(_BULK) != reason:
         log.info("bulk load without per-change audit records: %s", reason)

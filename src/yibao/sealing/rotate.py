@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from yibao.audit import guard
 from yibao.audit import service as audit
 from yibao.db import Database
 from yibao.sealing import crypto, keys
@@ -123,7 +122,6 @@ def run(
                 return resealed, batches
             with db.uow() as uow:
                 session = uow.session
-                guard.bulk(session, "re-sealing values under the current data key")
                 rows = (
                     session.execute(
                         sa.select(*table.c)
