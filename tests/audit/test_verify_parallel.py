@@ -74,7 +74,8 @@ def test_values_json_escapes_verify_and_their_unescaped_look_alikes_do_not(clean
     from yibao.audit import service as audit
 
     with clean.runtime.db.uow() as uow:
-        for name in ('引号"内', "back\\slash", "line\nbreak", "plain"):
+        rows = (('引号"内', "F01-1"), ("王芳", 'F01-"2"'), ("back\\slash, line\nbreak", "F01-3"))
+        for name, object_id in rows:
             audit.record(
                 uow.session,
                 agency=clean.settings.agency,
@@ -82,8 +83,8 @@ def test_values_json_escapes_verify_and_their_unescaped_look_alikes_do_not(clean
                 actor_name=name,
                 action="case.note",
                 object_type="case",
-                object_id='F01-"1"',
-                detail={"note": 'say "hi"\\n'},
+                object_id=object_id,
+                detail={"note": 'say "hi"\\n'} if object_id == "F01-3" else {},
                 role=None,
                 unit=None,
             )
@@ -94,3 +95,8 @@ def test_values_json_escapes_verify_and_their_unescaped_look_alikes_do_not(clean
     sql(clean, "UPDATE audit_records SET actor_name = :n WHERE seq = 1", n='引号\\"内')
     report = verify_chain(db, agency, keys={})
     assert (report.first_bad_seq, report.problem) == (1, "edited")
+    sql(clean, "UPDATE audit_records SET actor_name = :n WHERE seq = 1", n='引号"内')
+    assert verify_chain(db, agency, keys={}).ok
+    sql(clean, "UPDATE audit_records SET object_id = :n WHERE seq = 2", n='F01-\\"2\\"')
+    report = verify_chain(db, agency, keys={})
+    assert (report.first_bad_seq, report.problem) == (2, "edited")
