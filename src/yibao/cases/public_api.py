@@ -17,6 +17,7 @@ from yibao.cases.lookup import MAX_CASE_NO, PAUSED_ZH, LookupPaused, bound_of
 from yibao.cases.public import page_context, public_status
 from yibao.errors import NotFound, RateLimited, ValidationFailed
 from yibao.web.deps import RuntimeDep, SessionDep, client_ip
+from yibao.web.openapi import html_page
 from yibao.web.problems import domain_problem
 from yibao.web.templating import templates
 
@@ -86,7 +87,7 @@ def _page(
     )
 
 
-@router.get("/cases/{case_no}", response_model=None)
+@router.get("/cases/{case_no}", response_model=None, responses=html_page())
 def public_case(
     request: Request,
     case_no: str,
@@ -109,7 +110,7 @@ def public_case(
     return _page(request, runtime, case_no=case_no, id_tail=id_tail, view=view, error=error)
 
 
-@router.post("/cases/{case_no}", response_model=None)
+@router.post("/cases/{case_no}", response_model=None, responses=html_page("The page"))
 def public_case_form(
     request: Request,
     case_no: str,
@@ -122,7 +123,7 @@ def public_case_form(
     return _page(request, runtime, case_no=case_no, id_tail=id_tail.strip(), view=view, error=error)
 
 
-@router.post("/cases", response_model=None)
+@router.post("/cases", response_model=None, responses=html_page("The page"))
 def public_lookup_form(
     request: Request,
     runtime: RuntimeDep,

@@ -112,7 +112,23 @@ def destinations() -> dict[str, Any]:
     }
 
 
-@router.get("/export", response_model=None)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    "/export",
+    response_model=None,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The registry as a download (CSV or XLSX)",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
 def export_registry(
     runtime: RuntimeDep,
     actor: ActorDep,

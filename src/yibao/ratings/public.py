@@ -25,6 +25,7 @@ from yibao.ratings import rules, service
 from yibao.ratings.models import Rating
 from yibao.runtime import Runtime
 from yibao.web.deps import RuntimeDep, client_ip
+from yibao.web.openapi import html_page
 from yibao.web.problems import domain_problem
 from yibao.web.templating import templates
 
@@ -116,7 +117,11 @@ def _form_values(form: FormData) -> dict[str, str]:
     return out
 
 
-@public_router.post("/cases/{case_no}/rating", response_model=None)
+@public_router.post(
+    "/cases/{case_no}/rating",
+    response_model=None,
+    responses=html_page("The page (a form), or JSON"),
+)
 async def rate(request: Request, case_no: str, runtime: RuntimeDep) -> Response:
     """A citizen rates a completed case once (一事一评): the phone page's form, or JSON."""
     wants_json = "application/json" in request.headers.get("content-type", "")

@@ -19,13 +19,20 @@ from yibao.runtime import Runtime
 from yibao.transfers import service
 from yibao.transfers.models import SeenNonce
 from yibao.transfers.signing import MAX_SKEW, SignatureRejected, Verified, verify_request
+from yibao.web.openapi import problem_response, problem_responses
 from yibao.web.problems import domain_problem, problem
 
 log = logging.getLogger("yibao.federation")
 router = APIRouter(prefix="/federation/v1", tags=["federation"])
 
 
-@router.post("/messages")
+@router.post(
+    "/messages",
+    responses={
+        **problem_responses(400, 401, 404, 422),
+        503: problem_response(503, "Busy: the transfer is being updated; retry (Retry-After)"),
+    },
+)
 async def receive_message(request: Request) -> JSONResponse:
     """A signed message from a partner node (RFC 9421, Ed25519); 200 also for a duplicate."""
     runtime: Runtime = request.app.state.runtime

@@ -27,7 +27,8 @@ from yibao.transfers import api as transfers_api
 from yibao.transfers import federation_api
 from yibao.transfers.relay import Relay
 from yibao.visits import api as visits_api
-from yibao.web import problems
+from yibao.web import openapi, problems
+from yibao.web.allow import AllowHeader
 from yibao.web.i18n import gettext as _
 from yibao.web.limits import BodyLimit, NulGuard
 from yibao.web.pages import (
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime
     relay = _federation(settings, runtime)
     _field_mode(runtime)
+
     # Counted in the database, so every worker of `yibao serve --workers N` shares the limits.
     def clock() -> float:
         return runtime.now().timestamp()
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
     )
     problems.install(app)
+    openapi.install(app)  # the problem+json answers are declared, not just sent
     sealing_logs.install()  # no full ID number in any log line
 
     @app.get("/healthz", tags=["health"])
@@ -117,7 +120,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         """Browsers ask for it; the pages link the SVG icon."""
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
-    app.include_router(accounts_api.router)
+    # Sign-in refuses wrong credentials (401) and, for roles that need one, an account without
+    # a second factor yet (403); the router cannot say so in its shape.
+    app.include_router(accounts_api.router, responses=openapi.problem_responses(401, 403))
     app.include_router(catalog_api.router)
     app.include_router(cases_api.router)
     app.include_router(public_api.router)
@@ -135,6 +140,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)
     app.add_middleware(LocaleMiddleware)
+    app.add_middleware(AllowHeader)  # a 405 lists all the path's methods
     app.add_middleware(NulGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, https=settings.https)
