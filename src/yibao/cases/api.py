@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -11,6 +10,7 @@ from pydantic import BaseModel, Field
 from yibao.cases import present, queries, service
 from yibao.cases.schemas import ActionIn, IntakeIn
 from yibao.web.deps import ActorDep, RuntimeDep, SessionDep, UowDep
+from yibao.web.params import IsoDate
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -43,8 +43,8 @@ def list_cases(
     station: Annotated[str | None, Query(description="intake station or current unit")] = None,
     service_code: Annotated[str | None, Query(alias="service")] = None,
     overdue: bool | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: IsoDate | None = None,
+    date_to: IsoDate | None = None,
     id_tail: Annotated[str | None, Query(max_length=4)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -22,6 +21,8 @@ from yibao.visits.service import (
     VisitIn,
 )
 from yibao.web.deps import ActorDep, RuntimeDep, SessionDep, UowDep
+from yibao.web.openapi import html_page
+from yibao.web.params import IsoDate
 from yibao.web.problems import domain_problem
 from yibao.web.templating import templates
 
@@ -45,8 +46,8 @@ def list_visits(
     town: Annotated[str | None, Query(max_length=12, description="town code")] = None,
     village: Text = None,
     state: Annotated[str | None, Query(description="planned | done | cancelled")] = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: IsoDate | None = None,
+    date_to: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST)] = 500,
 ) -> dict[str, Any]:
     """Visits the caller may see, by day and hour (default: the next four weeks)."""
@@ -194,7 +195,7 @@ def confirm(
     return {"items": [service.visit_dict(v, ref, towns, today=today) for v in visits]}
 
 
-@router.get("/{visit_id}")
+@router.get("/{visit_id:uuid}")
 def get_visit(
     visit_id: uuid.UUID, runtime: RuntimeDep, actor: ActorDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -207,13 +208,13 @@ def get_visit(
     return out
 
 
-@router.get("/{visit_id}/events")
+@router.get("/{visit_id:uuid}/events")
 def visit_events(visit_id: uuid.UUID, actor: ActorDep, session: SessionDep) -> list[dict[str, Any]]:
     """The log of a visit: planned, changed (what and why), cancelled, done."""
     return [service.event_dict(e) for e in service.events(session, actor=actor, visit_id=visit_id)]
 
 
-@router.post("/{visit_id}/change")
+@router.post("/{visit_id:uuid}/change")
 def change(
     visit_id: uuid.UUID, body: VisitChangeIn, runtime: RuntimeDep, actor: ActorDep, uow: UowDep
 ) -> dict[str, Any]:
@@ -224,7 +225,7 @@ def change(
     return _visit(runtime, uow.session, visit)
 
 
-@router.post("/{visit_id}/cancel")
+@router.post("/{visit_id:uuid}/cancel")
 def cancel(
     visit_id: uuid.UUID, body: VisitCancelIn, runtime: RuntimeDep, actor: ActorDep, uow: UowDep
 ) -> dict[str, Any]:
@@ -235,7 +236,7 @@ def cancel(
     return _visit(runtime, uow.session, visit)
 
 
-@router.post("/{visit_id}/done")
+@router.post("/{visit_id:uuid}/done")
 def done(
     visit_id: uuid.UUID, body: VisitDoneIn, runtime: RuntimeDep, actor: ActorDep, uow: UowDep
 ) -> dict[str, Any]:
@@ -252,7 +253,7 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-@public_router.get("/visits", response_model=None)
+@public_router.get("/visits", response_model=None, responses=html_page())
 def public_visits(
     request: Request,
     runtime: RuntimeDep,
