@@ -25,3 +25,10 @@ SEALED: tuple[SealedTable, ...] = (
     SealedTable("dispute_representatives", "id", ("phone",)),
     SealedTable("user_totp", "user_id", ("secret",)),
 )
+
+
+# JSON documents whose personal values (``types.PERSONAL_KEYS``, at any depth) are sealed.
+SEALED_JSON: tuple[SealedTable, ...] = (
+    SealedTable("transfer_messages", "id", ("body",)),
+    SealedTable("outbox", "id", ("payload",)),
+)

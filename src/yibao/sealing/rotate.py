@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from yibao.audit import service as audit
 from yibao.db import Database
-from yibao.sealing import crypto, keys
+from yibao.sealing import crypto, keys, rotate_json
 from yibao.sealing.columns import SEALED, SealedTable
 from yibao.sealing.keys import Keyring
 
@@ -68,6 +68,7 @@ def pending(session: Session, current: str) -> dict[str, int]:
         ).scalar_one()
         if n:
             out[t.name] = int(n)
+    out.update(rotate_json.pending(session, current))
     return out
 
 
@@ -86,7 +87,7 @@ def under(session: Session, kid: str) -> int:
                     .where(sa.func.substr(col, 1, len(prefix)) == prefix)
                 ).scalar_one()
             )
-    return total
+    return total + rotate_json.under(session, kid)
 
 
 def reseal(value: str, ring: Keyring, aad: str) -> str:
@@ -164,6 +165,9 @@ def run(
             batches += 1
             if on_batch is not None:
                 on_batch(len(rows))
+    resealed += rotate_json.run(
+        db, ring, agency=agency, reseal=reseal, actor=ACTOR, batch=batch, on_batch=on_batch
+    )
     return resealed, batches
 
 

@@ -8,8 +8,9 @@ key instead, under key id ``field``, and shows a locked placeholder until a team
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from sqlalchemy import String, TypeDecorator
+from sqlalchemy import JSON, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 
 from yibao.field import crypto as field_crypto
@@ -78,6 +79,46 @@ class Sealed(TypeDecorator[str]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else open_value(value, self.aad)
+
+
+# Keys whose string values are sealed wherever they occur in a sealed JSON document.
+PERSONAL_KEYS = frozenset({"id_number", "phone"})
+
+
+def walk_personal(value: Any, fn: Any) -> Any:
+    """``value`` with ``fn`` applied to every non-empty string under a personal key."""
+    if isinstance(value, dict):
+        return {
+            k: fn(v) if k in PERSONAL_KEYS and isinstance(v, str) and v else walk_personal(v, fn)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [walk_personal(v, fn) for v in value]
+    return value
+
+
+class SealedJSON(TypeDecorator[Any]):
+    """A JSON document whose ID and phone numbers (under the keys of ``PERSONAL_KEYS``, at any
+    depth) are stored sealed; everything else stays plain JSON."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, aad: str) -> None:
+        super().__init__()
+        self.aad = aad
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return walk_personal(
+            value, lambda v: v if is_sealed(v) else seal_value(v, dialect, self.aad)
+        )
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return walk_personal(value, lambda v: open_value(v, self.aad))
 
 
 class BlindIndex(TypeDecorator[str]):

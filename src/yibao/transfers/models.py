@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db import Base, BigIntPK, UTCDateTime, utcnow
-from yibao.sealing.types import Sealed
+from yibao.sealing.types import Sealed, SealedJSON
 
 
 class Transfer(Base):
@@ -85,7 +85,8 @@ class TransferMessage(Base):
     peer: Mapped[str] = mapped_column(String(6))
     seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(30))
-    body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The person's ID and phone numbers in the body are sealed at rest (yibao.sealing).
+    body: Mapped[dict[str, Any]] = mapped_column(SealedJSON("transfer_messages.body"), default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied: Mapped[bool | None] = mapped_column()  # False: out of turn, kept without effect
@@ -105,7 +106,7 @@ class OutboxMessage(Base):
     agency: Mapped[str] = mapped_column(String(6))
     message_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     to_agency: Mapped[str] = mapped_column(String(6))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON("outbox.payload"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
