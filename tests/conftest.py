@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -110,12 +111,10 @@ def _pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def node(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Node]:
-    """A fresh database on each backend for the whole run, with reference data and users."""
-    if request.param == "sqlite":
+@contextlib.contextmanager
+def make_node(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """A fresh database on ``backend`` with reference data and users, until the block ends."""
+    if backend == "sqlite":
         data_dir: Path = tmp_path_factory.mktemp("sqlite")
         gen: Iterator[str] | None = None
         url = f"sqlite:///{data_dir / 'yibao.sqlite3'}"
@@ -146,11 +145,31 @@ def node(
         uow.commit()
     clock = Clock(FIXED_NOW)
     runtime = Runtime(settings, db, clock=clock)
-    yield Node(request.param, url, settings, runtime, clock)
-    db.dispose()
-    if gen is not None:
-        with pytest.raises(StopIteration):
-            next(gen)
+    try:
+        yield Node(backend, url, settings, runtime, clock)
+    finally:
+        db.dispose()
+        if gen is not None:
+            with pytest.raises(StopIteration):
+                next(gen)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def node(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
+    """A fresh database on each backend for the whole run, with reference data and users."""
+    with make_node(request.param, tmp_path_factory) as made:
+        yield made
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def own_node(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
+    """A node of the module's own, for tests that leave data behind (walks, fuzzing)."""
+    with make_node(request.param, tmp_path_factory) as made:
+        yield made
 
 
 # Rows of these slices are removed by ``clean`` (children first), before the cases they refer to.
@@ -198,11 +217,7 @@ def clean(node: Node) -> Node:
         from tests.audit.guards import reset_audit
 
         reset_audit(uow.session)
-        uow.session.execute(
-            text(
-                "UPDATE users SET tokens_valid_after = NULL, active = TRUE"
-            )
-        )
+        uow.session.execute(text("UPDATE users SET tokens_valid_after = NULL, active = TRUE"))
         uow.commit()
     node.clock.now = FIXED_NOW
     node.runtime.invalidate()

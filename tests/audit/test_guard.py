@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -9,6 +11,17 @@ from tests.conftest import Node
 from yibao.audit import guard
 from yibao.audit import service as audit
 from yibao.stations.models import Station
+
+
+@pytest.fixture(autouse=True)
+def _station_name_restored(clean: Node) -> Iterator[None]:
+    """These tests rename F01; other tests expect its real name."""
+    before = _name(clean)
+    yield
+    with clean.runtime.db.uow() as uow:
+        guard.bulk(uow.session, "test clean-up")
+        uow.session.execute(update(Station).where(Station.code == "F01").values(name=before))
+        uow.commit()
 
 
 def _name(node: Node) -> str:

@@ -38,7 +38,12 @@ def calendar_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A fresh SQLite node with an admin, served by ``yibao serve``."""
     data = tmp_path_factory.mktemp("calendar-node")
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIBAO_")}
-    env.update(YIBAO_DATA_DIR=str(data), YIBAO_DATABASE_URL="", YIBAO_SECRET_KEY="cal-" + "c" * 32)
+    env.update(
+        YIBAO_DATA_DIR=str(data),
+        YIBAO_DATABASE_URL="",
+        YIBAO_SECRET_KEY="cal-" + "c" * 32,
+        YIBAO_MFA_REQUIRED_ROLES="",  # the journey is the calendar, not the second factor
+    )
     _run(["db", "upgrade"], env)
     _run(["init"], env)
     _run(["user", "create", "admin", "--role", "admin", "--password-stdin"], env, PASSWORD + "\n")

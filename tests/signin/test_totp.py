@@ -109,7 +109,9 @@ def test_officer_enrols_at_sign_in_then_signs_in_with_a_code(site: Node) -> None
     assert ok.status_code == 303
     assert b.get("/account").status_code == 200
     with site.runtime.db.session() as s:
-        logins = s.scalars(select(AuditRecord).where(AuditRecord.action == "auth.login")).all()
+        logins = s.scalars(
+            select(AuditRecord).where(AuditRecord.action == "auth.login").order_by(AuditRecord.id)
+        ).all()
         actions = set(s.scalars(select(AuditRecord.action)).all())
     assert logins[-1].detail["factor"] == "totp"
     assert {"policy.mfa_roles", "user.totp_enrol", "auth.second_factor_fail"} <= actions

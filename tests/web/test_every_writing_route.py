@@ -45,7 +45,17 @@ def _fill(path: str, values: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def walked(client: TestClient, clean: Node) -> dict[str, Any]:
+def client(own_node: Node) -> Iterator[TestClient]:
+    """The app of a node of this module's own: the walk changes what it may (an admin's empty
+    station form, a standard questionnaire loaded), which other tests must not see."""
+    from yibao.web.app import create_app
+
+    with TestClient(create_app(runtime=own_node.runtime)) as c:
+        yield c
+
+
+@pytest.fixture
+def walked(client: TestClient) -> dict[str, Any]:
     token = client.post(
         "/api/v1/auth/token", json={"username": "clerk_f01", "password": PASSWORD}
     ).json()["access_token"]
@@ -57,7 +67,7 @@ def walked(client: TestClient, clean: Node) -> dict[str, Any]:
 
 
 def test_every_writing_route_answers_without_a_server_error(
-    client: TestClient, clean: Node, walked: dict[str, str]
+    client: TestClient, walked: dict[str, str]
 ) -> None:
     routes = list(writing_routes(client.app))
     assert len(routes) > 100  # the walk sees the whole application, not a few routers
