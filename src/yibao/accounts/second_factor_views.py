@@ -16,9 +16,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from yibao.accounts import policy, service, sessions, signin, totp
+from yibao.accounts import service, sessions, signin, totp
 from yibao.accounts.models import User
-from yibao.accounts.rules import Actor, Role
 from yibao.audit import service as audit
 from yibao.cases.printables import qr_svg
 from yibao.db import UnitOfWork
@@ -28,8 +27,6 @@ from yibao.web.deps import RuntimeDep, client_ip
 from yibao.web.i18n import gettext as _
 from yibao.web.pages import (
     LOGIN_CSRF_COOKIE,
-    CsrfDep,
-    PageActor,
     home_for,
     new_login_csrf,
     render,
@@ -227,7 +224,7 @@ def _check_code(request: Request, runtime: Runtime, code: str, next_path: str) -
             )
         except RateLimited as exc:
             return _code_page(
-                request, error=_wait_message(exc), next_path=next_path, status_code=429
+                request, error=wait_message(exc), next_path=next_path, status_code=429
             )
         except NotAuthenticated:
             return _code_page(
@@ -241,7 +238,7 @@ def _check_code(request: Request, runtime: Runtime, code: str, next_path: str) -
         )
 
 
-def _wait_message(exc: RateLimited) -> str:
+def wait_message(exc: RateLimited) -> str:
     seconds = int(exc.data.get("retry_after", 60))
     if seconds >= 90:
         return _("Too many wrong tries. Wait %(minutes)d minutes and try again.") % {
@@ -250,13 +247,10 @@ def _wait_message(exc: RateLimited) -> str:
     return _("Too many wrong tries. Wait %(seconds)d seconds and try again.") % {"seconds": seconds}
 
 
-wait_message = _wait_message
-
-
 # ------------------------------------------------------------------ enrolling
 
 
-def _enrol_page(
+def enrol_page(
     request: Request,
     runtime: Runtime,
     uow: UnitOfWork,
@@ -307,7 +301,7 @@ def enrol_at_sign_in(request: Request, runtime: RuntimeDep, next: str | None = N
         if user is None:
             return _expired()
         token = new_login_csrf()
-        response = _enrol_page(
+        response = enrol_page(
             request, runtime, uow, user, action="/login/enrol", csrf=token, next_path=next
         )
     set_login_csrf(response, request, token)
@@ -334,10 +328,10 @@ def _confirm_at_sign_in(request: Request, runtime: Runtime, code: str, next_path
         if user is None:
             return _expired()
         client = client_of(request, runtime, user.username)
-        codes = _confirm(uow, runtime, user, code, client)
+        codes = confirm(uow, runtime, user, code, client)
         if codes is None:
             token = new_login_csrf()
-            response = _enrol_page(
+            response = enrol_page(
                 request,
                 runtime,
                 uow,
@@ -350,13 +344,13 @@ def _confirm_at_sign_in(request: Request, runtime: Runtime, code: str, next_path
             )
             set_login_csrf(response, request, token)
             return response
-        page = _codes_page(
+        page = codes_page(
             request, codes, next_path=safe_next(next_path) or home_for(service.actor_of(user))
         )
         return finish_sign_in(request, runtime, uow, user, client, factor="totp", response=page)
 
 
-def _confirm(
+def confirm(
     uow: UnitOfWork, runtime: Runtime, user: User, code: str, client: signin.Client
 ) -> list[str] | None:
     codes = totp.confirm(uow.session, user=user, code=code, now=runtime.now())
@@ -378,167 +372,5 @@ def _confirm(
     return codes
 
 
-def _codes_page(request: Request, codes: list[str], *, next_path: str) -> Response:
+def codes_page(request: Request, codes: list[str], *, next_path: str) -> Response:
     return render(request, "recovery_codes.html", {"codes": codes, "next": next_path})
-
-
-# ------------------------------------------------------------------ from the account page
-
-
-@router.get("/account/totp")
-def enrol_from_account(request: Request, runtime: RuntimeDep, actor: PageActor) -> Response:
-    """Set up an authenticator app for one's own account."""
-    with runtime.db.uow() as uow:
-        user = uow.session.get(User, actor.id)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        if totp.confirmed(uow.session, user.id) is not None:
-            return RedirectResponse("/account", status_code=303)
-        info = request.state.session
-        return _enrol_page(
-            request, runtime, uow, user, action="/account/totp", csrf=info.csrf_token
-        )
-
-
-@router.post("/account/totp")
-def enrol_from_account_submit(
-    request: Request,
-    runtime: RuntimeDep,
-    info: CsrfDep,
-    code: Annotated[str, Form(max_length=32)] = "",
-) -> Response:
-    """Confirm the app with its first code and show the recovery codes once."""
-    with runtime.db.uow() as uow:
-        user = uow.session.get(User, info.actor.id)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        if totp.confirmed(uow.session, user.id) is not None:
-            return RedirectResponse("/account", status_code=303)
-        codes = _confirm(uow, runtime, user, code, signin.Client(ip=info.actor.ip))
-        if codes is None:
-            return _enrol_page(
-                request,
-                runtime,
-                uow,
-                user,
-                action="/account/totp",
-                csrf=info.csrf_token,
-                error=_("That code does not match. Type the code the app shows now."),
-                status_code=422,
-            )
-        uow.commit()
-    return _codes_page(request, codes, next_path="/account")
-
-
-def _with_code(
-    runtime: Runtime, uow: UnitOfWork, user: User, code: str, client: signin.Client
-) -> str | None:
-    """None when the code is right, else the message to show."""
-    try:
-        signin.check_second_factor(uow, user=user, code=code, now=runtime.now(), client=client)
-    except RateLimited as exc:
-        return _wait_message(exc)
-    except NotAuthenticated:
-        return _("Wrong or already used code.")
-    return None
-
-
-@router.post("/account/recovery-codes")
-def new_recovery_codes(
-    request: Request,
-    runtime: RuntimeDep,
-    info: CsrfDep,
-    code: Annotated[str, Form(max_length=32)] = "",
-) -> Response:
-    """New recovery codes (the old ones stop working), after a code from the app."""
-    with runtime.db.uow() as uow:
-        user = uow.session.get(User, info.actor.id)
-        if user is None or totp.confirmed(uow.session, user.id) is None:
-            return RedirectResponse("/account", status_code=303)
-        problem = _with_code(runtime, uow, user, code, signin.Client(ip=info.actor.ip))
-        if problem:
-            return account_page(request, runtime, info.actor, error=problem, status_code=422)
-        codes = totp.new_recovery_codes(uow.session, user=user)
-        audit.record_actor(
-            uow.session,
-            info.actor,
-            action="user.recovery_codes",
-            object_type="user",
-            object_id=str(user.id),
-        )
-        uow.commit()
-    return _codes_page(request, codes, next_path="/account")
-
-
-@router.post("/account/totp/remove")
-def remove_totp(
-    request: Request,
-    runtime: RuntimeDep,
-    info: CsrfDep,
-    code: Annotated[str, Form(max_length=32)] = "",
-) -> Response:
-    """Turn the second factor off, where the role does not require it."""
-    with runtime.db.uow() as uow:
-        user = uow.session.get(User, info.actor.id)
-        if user is None or totp.confirmed(uow.session, user.id) is None:
-            return RedirectResponse("/account", status_code=303)
-        if _required(uow, runtime, user):
-            return account_page(
-                request,
-                runtime,
-                info.actor,
-                error=_("Your role must sign in with a second factor; it cannot be turned off."),
-                status_code=403,
-            )
-        problem = _with_code(runtime, uow, user, code, signin.Client(ip=info.actor.ip))
-        if problem:
-            return account_page(request, runtime, info.actor, error=problem, status_code=422)
-        totp.remove(uow.session, user_id=user.id)
-        audit.record_actor(
-            uow.session,
-            info.actor,
-            action="user.totp_remove",
-            object_type="user",
-            object_id=str(user.id),
-        )
-        uow.commit()
-    return RedirectResponse("/account", status_code=303)
-
-
-def _required(uow: UnitOfWork, runtime: Runtime, user: User) -> bool:
-    roles = policy.mfa_roles(
-        uow.session, agency=user.agency, default=runtime.settings.mfa_required_roles
-    )
-    return Role(user.role) in roles
-
-
-def account_page(
-    request: Request,
-    runtime: Runtime,
-    actor: Actor,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    """Who I am, and the state of my second factor."""
-    with runtime.db.session() as session:
-        row = totp.confirmed(session, actor.id)
-        left = totp.recovery_codes_left(session, actor.id) if row is not None else 0
-        required = Role(actor.role) in policy.mfa_roles(
-            session, agency=actor.agency, default=runtime.settings.mfa_required_roles
-        )
-    confirmed_at = row.confirmed_at if row is not None else None
-    since = confirmed_at.astimezone(runtime.tz).strftime("%Y-%m-%d") if confirmed_at else ""
-    return render(
-        request,
-        "account.html",
-        {
-            "me": actor,
-            "totp_on": row is not None,
-            "totp_since": since,
-            "codes_left": left,
-            "totp_required": required,
-            "error": error,
-        },
-        status_code=status_code,
-    )

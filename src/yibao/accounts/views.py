@@ -9,8 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from yibao.accounts import account_views, sessions, signin
 from yibao.accounts import second_factor_views as mfa
-from yibao.accounts import sessions, signin
 from yibao.errors import NotAuthenticated, RateLimited
 from yibao.runtime import Runtime
 from yibao.web.deps import RuntimeDep, client_ip
@@ -152,4 +152,4 @@ def switch_language(locale: str, next: str | None = None) -> Response:
 def account(request: Request, runtime: RuntimeDep, actor: PageActor) -> Response:
     """Who I am: name, role, station and second factor (the landing page of roles without a
     workbench)."""
-    return mfa.account_page(request, runtime, actor)
+    return account_views.account_page(request, runtime, actor)

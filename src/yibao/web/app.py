@@ -201,7 +201,13 @@ def station_work_api_routers() -> list[APIRouter]:
 
 def page_routers() -> list[APIRouter]:
     """The HTML pages, one router per concept."""
-    from yibao.accounts import admin_views, second_factor_views, sign_in_admin_views, views
+    from yibao.accounts import (
+        account_views,
+        admin_views,
+        second_factor_views,
+        sign_in_admin_views,
+        views,
+    )
     from yibao.audit import views as audit_views
     from yibao.cases import print_views
     from yibao.cases import views as case_views
@@ -213,6 +219,7 @@ def page_routers() -> list[APIRouter]:
     return [
         views.router,
         second_factor_views.router,
+        account_views.router,
         sign_in_admin_views.router,
         case_views.router,
         print_views.router,
